@@ -1,0 +1,72 @@
+package channel
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/workkit/realtime/ring"
+)
+
+// SSE framing. Every frame is byte-exact as SPEC 3.1 and 3.2 spell it.
+
+// ResetEvent is the event name of the frame that tells a client its last id
+// cannot be resumed.
+const ResetEvent = "realtime.reset"
+
+// Reset reasons (SPEC 3.2).
+const (
+	ReasonBufferGap     = "buffer_gap"
+	ReasonBufferOverrun = "buffer_overrun"
+)
+
+// AppendEvent appends the frame of one event:
+//
+//	id: <id>\nevent: <event>\ndata: <data>\n\n
+//
+// data must be compact JSON (one line).
+func AppendEvent(dst []byte, id uint64, event, data []byte) []byte {
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendUint(dst, id, 10)
+	dst = append(dst, "\nevent: "...)
+	dst = append(dst, event...)
+	dst = append(dst, "\ndata: "...)
+	dst = append(dst, data...)
+	return append(dst, "\n\n"...)
+}
+
+// AppendResetData appends the JSON data of a reset: {"reason":..,"lastKnownId":L}
+// and, for buffer_overrun, ,"oldestId":O.
+func AppendResetData(dst []byte, r Reset) []byte {
+	dst = append(dst, `{"reason":"`...)
+	dst = append(dst, r.Reason...)
+	dst = append(dst, `","lastKnownId":`...)
+	dst = strconv.AppendUint(dst, r.LastKnown, 10)
+	if r.Reason == ReasonBufferOverrun {
+		dst = append(dst, `,"oldestId":`...)
+		dst = strconv.AppendUint(dst, r.Oldest, 10)
+	}
+	return append(dst, '}')
+}
+
+// AppendReset appends the frame of a reset; note that event precedes id:
+//
+//	event: realtime.reset\nid: <N>\ndata: {...}\n\n
+func AppendReset(dst []byte, r Reset) []byte {
+	dst = append(dst, "event: "+ResetEvent+"\nid: "...)
+	dst = strconv.AppendUint(dst, r.ID, 10)
+	dst = append(dst, "\ndata: "...)
+	dst = AppendResetData(dst, r)
+	return append(dst, "\n\n"...)
+}
+
+// EventOf returns the event name and data of a frame made by AppendEvent.
+// The slices alias the frame's bytes.
+func EventOf(f *ring.Frame) (event, data []byte) {
+	b := f.Bytes()
+	// Skip "id: <id>\nevent: ".
+	i := bytes.IndexByte(b, '\n') + len("\nevent: ")
+	j := i + bytes.IndexByte(b[i:], '\n')
+	event = b[i:j]
+	data = b[j+len("\ndata: ") : len(b)-len("\n\n")]
+	return event, data
+}
