@@ -1,0 +1,218 @@
+package loop
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cloudwego/netpoll"
+	"github.com/valyala/bytebufferpool"
+	"github.com/workkit/realtime/ring"
+	"github.com/workkit/realtime/wheel"
+)
+
+// Connection modes.
+const (
+	modeRequest uint32 = iota // serving HTTP requests
+	modeStream                // an event stream: further input is discarded
+)
+
+// Conn is one client connection. Handlers answer requests on it with Reply
+// or turn it into an event stream with StartStream; as a stream it is a
+// channel.Sink. Its exported methods are safe for concurrent use.
+//
+// Three locks, always taken in this order (see DESIGN.md):
+//
+//	rmu  request handling: netpoll's OnRequest, or Resume after a deferred reply
+//	wmu  socket writes and the fd's lifetime: held across one non-blocking sendmsg,
+//	     and by the close callback so the fd is never written after netpoll closes it
+//	mu   the outbound queue and write state; never held across a syscall
+type Conn struct {
+	// Context is context.Background; embedding it lets netpoll hand the
+	// *Conn back to OnRequest as its ctx without an allocation.
+	context.Context
+
+	srv *Server            // immutable
+	nc  netpoll.Connection // immutable
+	fd  int                // immutable; valid until the close callback has run
+
+	rmu      sync.Mutex
+	carry    *bytebufferpool.ByteBuffer // guarded by rmu; bytes of an incomplete request
+	deferred bool                       // guarded by rmu; a handler deferred its reply (Defer/Resume)
+	ending   atomic.Bool                // no further requests are read (closing after a reply)
+
+	wmu sync.Mutex
+
+	mu         sync.Mutex
+	queue      []*ring.Frame // guarded by mu; frames to write, oldest first, one reference each
+	off        int           // guarded by mu; bytes of queue[0] already written
+	pending    int           // guarded by mu; unwritten bytes in queue
+	queued     bool          // guarded by mu; in the flush queue or being flushed
+	stalled    bool          // guarded by mu; socket full, waiting for EPOLLOUT
+	closeAfter bool          // guarded by mu; close once the queue is written
+	closeReq   bool          // guarded by mu; close as soon as a flusher sees it
+	closed     bool          // guarded by mu; the close callback ran: nothing is written any more
+	onClose    func()        // guarded by mu; the stream's cleanup, run once by the close callback
+	wpollArmed bool          // guarded by wmu; fd is registered with the write poller
+
+	mode      atomic.Uint32 // modeRequest or modeStream
+	reason    atomic.Uint32 // CloseReason+1 of the first close request, 0 if none
+	lastWrite atomic.Int64  // timer clock (ns) of the last write that made progress
+	overload  bool          // immutable after prepare: accepted past MaxConns
+
+	prev, next *Conn // guarded by srv.mu: the server's list of open connections
+
+	// timer is the connection's deadline: header, idle, heartbeat or write
+	// stall, depending on its state (timers.go); expiry closes a stream at
+	// its credential's expiry. Guarded by the server's timer lock.
+	timer   wheel.Timer[*Conn]
+	expiry  wheel.Timer[*Conn]
+	timerOf timerKind // guarded by the server's timer lock
+}
+
+// Reply queues a complete response, taking over the caller's reference to
+// f. With keepAlive false the connection closes once it is written and no
+// further request is read. Call it from the handler, or after Defer from
+// any goroutine followed by Resume.
+func (c *Conn) Reply(f *ring.Frame, keepAlive bool) {
+	c.enqueue(f, false)
+	f.Release()
+	switch {
+	case !keepAlive:
+		c.endAfterReply(CloseResponse)
+	case c.srv.Draining():
+		c.endAfterReply(CloseShutdown)
+	}
+}
+
+// StartStream turns the connection into an event stream: from now on input
+// is discarded, heartbeats are sent, and onClose (if not nil) runs once when
+// the connection closes — at once if it already has. The stream's head must
+// have been queued (by Reply or Send) before or by the caller right after.
+func (c *Conn) StartStream(onClose func()) {
+	c.mode.Store(modeStream)
+	c.srv.stats.Streams.Add(1)
+	if c.srv.cfg.StreamSendBuffer > 0 {
+		_ = setSendBuffer(c.fd, c.srv.cfg.StreamSendBuffer)
+	}
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.onClose = onClose
+	}
+	c.mu.Unlock()
+	if closed && onClose != nil {
+		onClose()
+		return
+	}
+	c.srv.timers.streamStarted(c)
+}
+
+// Send queues an event frame on a stream (channel.Sink). It never blocks
+// and never writes: a flusher goroutine does. It reports false when the
+// connection is closing or just went over MaxPendingBytes (it is then
+// closed as a slow consumer).
+func (c *Conn) Send(f *ring.Frame) bool {
+	return c.enqueue(f, true)
+}
+
+// Close closes the connection for reason. It only records the request; a
+// flusher goroutine calls netpoll's Close, so Close is safe with any lock
+// held (including a channel's).
+func (c *Conn) Close(reason CloseReason) {
+	c.setReason(reason)
+	c.mu.Lock()
+	if c.closed || c.closeReq {
+		c.mu.Unlock()
+		return
+	}
+	c.closeReq = true
+	schedule := !c.queued
+	c.queued = true
+	c.mu.Unlock()
+	if schedule {
+		c.srv.flushq.push(c)
+	}
+}
+
+// Defer tells the loop that the current request's reply will come later,
+// from another goroutine: further requests on the connection wait. Call it
+// from the handler; the other goroutine calls Reply (or StartStream) and
+// then Resume.
+func (c *Conn) Defer() { c.deferred = true }
+
+// Resume ends a Defer: it writes what was queued and serves any request
+// that arrived meanwhile. Call it from the goroutine that replied.
+func (c *Conn) Resume() {
+	c.rmu.Lock()
+	c.deferred = false
+	c.serveCarry()
+	c.rmu.Unlock()
+	c.flushOwn()
+}
+
+// Fd returns the socket's descriptor, for logging.
+func (c *Conn) Fd() int { return c.fd }
+
+// IsStream reports whether StartStream was called.
+func (c *Conn) IsStream() bool { return c.mode.Load() == modeStream }
+
+// setReason records the first reason given for closing.
+func (c *Conn) setReason(r CloseReason) {
+	c.reason.CompareAndSwap(0, uint32(r)+1)
+}
+
+// closeReason returns the recorded reason, ClosePeer if none.
+func (c *Conn) closeReason() CloseReason {
+	if r := c.reason.Load(); r > 0 {
+		return CloseReason(r - 1)
+	}
+	return ClosePeer
+}
+
+// endAfterReply stops reading requests and closes the connection once its
+// queue is written.
+func (c *Conn) endAfterReply(r CloseReason) {
+	c.ending.Store(true)
+	c.setReason(r)
+	c.mu.Lock()
+	c.closeAfter = true
+	c.mu.Unlock()
+}
+
+// onNetpollClose is the close callback registered at prepare time. netpoll
+// runs it once, never concurrently with OnRequest, before it closes the fd
+// and frees its buffers; holding wmu here means no write is in flight and
+// none can start.
+func (c *Conn) onNetpollClose(netpoll.Connection) error {
+	c.wmu.Lock()
+	c.mu.Lock()
+	c.closed = true
+	queue := c.queue
+	c.queue, c.off, c.pending = nil, 0, 0
+	onClose := c.onClose
+	c.onClose = nil
+	c.mu.Unlock()
+	if c.wpollArmed {
+		c.srv.wpoll.remove(c)
+		c.wpollArmed = false
+	}
+	c.wmu.Unlock()
+
+	for _, f := range queue {
+		f.Release()
+	}
+	c.srv.timers.connClosed(c)
+	if onClose != nil {
+		onClose()
+	}
+	if c.rmu.TryLock() { // else a Resume holds it and the buffer goes to the GC
+		if c.carry != nil {
+			bytebufferpool.Put(c.carry)
+			c.carry = nil
+		}
+		c.rmu.Unlock()
+	}
+	c.srv.connClosed(c)
+	return nil
+}
