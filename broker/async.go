@@ -1,0 +1,125 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/workkit/realtime/httpx"
+	"github.com/workkit/realtime/loop"
+)
+
+// maxAuthCalls bounds the authorizations running off the reactor at once.
+const maxAuthCalls = 256
+
+// inline marks the built-in authorizers that never block: they run on the
+// reactor. Any other (the webhook, or one set by an embedder) runs on a
+// goroutine of its own, bounded by maxAuthCalls and --auth-timeout.
+type inline interface{ inline() }
+
+func (allowAll) inline() {}
+func (*JWTAuth) inline() {}
+
+// authorizedFunc continues a request once its authorization is decided.
+// req and name stay valid during the call.
+type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant)
+
+// authorizeThen decides whether req may read channel name and calls then:
+// at once for an inline authorizer; otherwise the reply is deferred (the
+// connection serves no other request meanwhile) and then runs on another
+// goroutine, with a copy of req, once the authorizer answered, failed or
+// timed out.
+func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, then authorizedFunc) {
+	if _, ok := b.auth.(inline); ok {
+		d, g := authorize(context.Background(), b.auth, string(name), req)
+		then(c, req, name, d, g)
+		return
+	}
+	c.Defer()
+	creq := cloneRequest(req)
+	cname := []byte(string(name))
+	go func() {
+		d, g := b.authorizeAsync(creq, string(cname))
+		then(c, creq, cname, d, g)
+		c.Resume()
+	}()
+}
+
+// authorizeAsync runs a blocking authorizer under the concurrency bound
+// and the timeout; waiting for a slot counts against the timeout.
+func (b *Broker) authorizeAsync(req *httpx.Request, channel string) (decision, Grant) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AuthTimeout)
+	defer cancel()
+	select {
+	case b.authSem <- struct{}{}:
+	case <-ctx.Done():
+		return forbidden, Grant{}
+	}
+	type result struct {
+		d decision
+		g Grant
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-b.authSem }() // a stuck authorizer keeps its slot
+		d, g := authorize(ctx, b.auth, channel, req)
+		done <- result{d, g}
+	}()
+	select {
+	case r := <-done:
+		return r.d, r.g
+	case <-ctx.Done():
+		return forbidden, Grant{}
+	}
+}
+
+// authorize runs a, turning errors and panics into denials.
+func authorize(ctx context.Context, a Authorizer, channel string, req *httpx.Request) (d decision, g Grant) {
+	defer func() {
+		if recover() != nil {
+			d = forbidden
+		}
+	}()
+	ctx = context.WithValue(ctx, grantKey{}, &g)
+	_, ok, err := a.Authorize(ctx, channel, req)
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		return unauthenticated, g
+	case err != nil || !ok:
+		return forbidden, g
+	}
+	return allowed, g
+}
+
+// cloneRequest copies what an authorizer may read of req (everything but
+// the body) so that it outlives the handler call.
+func cloneRequest(r *httpx.Request) *httpx.Request {
+	n := len(r.Method) + len(r.RawPath) + len(r.Path) + len(r.RawQuery)
+	for _, h := range r.Headers {
+		n += len(h.Name) + len(h.Value)
+	}
+	arena := make([]byte, 0, n)
+	cp := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		s := len(arena)
+		arena = append(arena, b...)
+		return arena[s:len(arena):len(arena)]
+	}
+	c := &httpx.Request{
+		MaxHeaderBytes: r.MaxHeaderBytes,
+		MaxBodyBytes:   r.MaxBodyBytes,
+		Method:         cp(r.Method),
+		RawPath:        cp(r.RawPath),
+		Path:           cp(r.Path),
+		RawQuery:       cp(r.RawQuery),
+		ProtoMinor:     r.ProtoMinor,
+		ContentLength:  r.ContentLength,
+		KeepAlive:      r.KeepAlive,
+		Headers:        make([]httpx.Header, len(r.Headers)),
+	}
+	for i, h := range r.Headers {
+		c.Headers[i] = httpx.Header{Name: cp(h.Name), Value: cp(h.Value)}
+	}
+	return c
+}

@@ -1,0 +1,185 @@
+// Package broker is the application: it routes requests, authorizes
+// subscribers and publishers, and answers publish, subscribe, poll and
+// info requests on top of the channel registry and the loop reactor.
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/workkit/realtime/channel"
+	"github.com/workkit/realtime/httpx"
+	"github.com/workkit/realtime/loop"
+)
+
+// Broker serves the HTTP interface of SPEC section 3. Create it with New,
+// run it with Serve and stop it with Shutdown.
+type Broker struct {
+	cfg       Config            // immutable
+	log       *slog.Logger      // immutable
+	reg       *channel.Registry // immutable
+	srv       *loop.Server      // immutable
+	auth      Authorizer        // subscriber authorization; set before Serve
+	jwt       *JWTAuth          // publisher tokens; nil under --auth none or without a key
+	ephemeral bool              // the JWT secret was generated at start
+	chanRE    *regexp.Regexp    // nil for the default pattern (checked by table)
+	authSem   chan struct{}     // slots of maxAuthCalls for blocking authorizers
+	stop      chan struct{}     // closed by Shutdown: stops the channel evictor
+	stopOnce  sync.Once
+
+	streamHead []byte // immutable: the 200 head of an event stream and its first retry frame
+}
+
+// New builds a broker from a valid cfg.
+func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg, log: log, reg: channel.NewRegistry(cfg.Channel), authSem: make(chan struct{}, maxAuthCalls),
+		stop: make(chan struct{})}
+	if cfg.ChannelPattern != DefaultChannelPattern {
+		b.chanRE = regexp.MustCompile(cfg.ChannelPattern)
+	}
+	if err := b.setupAuth(); err != nil {
+		return nil, err
+	}
+	b.streamHead = b.appendStreamHead(nil, nil)
+	srv, err := loop.New(cfg.Loop, b)
+	if err != nil {
+		return nil, err
+	}
+	b.srv = srv
+	go b.reg.Run(b.stop)
+	return b, nil
+}
+
+// setupAuth builds the authorizers of --auth and the JWT key.
+func (b *Broker) setupAuth() error {
+	switch {
+	case b.cfg.JWTPublicKey != "":
+		j, err := NewJWTPublicKey(b.cfg.JWTPublicKey, b.cfg.JWTCookie)
+		if err != nil {
+			return err
+		}
+		b.jwt = j
+	case b.cfg.JWTSecret != "":
+		b.jwt = NewJWTSecret([]byte(b.cfg.JWTSecret), b.cfg.JWTCookie)
+	case b.cfg.Auth == "jwt":
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		b.jwt = NewJWTSecret(secret, b.cfg.JWTCookie)
+		b.ephemeral = true
+	}
+	switch b.cfg.Auth {
+	case "none":
+		b.auth = allowAll{}
+	case "jwt":
+		b.auth = b.jwt
+	case "webhook":
+		b.auth = newWebhookAuth(b.cfg.AuthURL, b.cfg.AuthTimeout)
+	}
+	return nil
+}
+
+// SetAuthorizer replaces the subscriber authorizer (for embedding). Call it
+// before Serve.
+func (b *Broker) SetAuthorizer(a Authorizer) { b.auth = a }
+
+// JWT returns the JWT verifier, nil when none is configured.
+func (b *Broker) JWT() *JWTAuth { return b.jwt }
+
+// EphemeralSecret reports whether the JWT secret was generated at start.
+func (b *Broker) EphemeralSecret() bool { return b.ephemeral }
+
+// Registry returns the channel registry.
+func (b *Broker) Registry() *channel.Registry { return b.reg }
+
+// Loop returns the reactor.
+func (b *Broker) Loop() *loop.Server { return b.srv }
+
+// Serve accepts connections on ln until Shutdown.
+func (b *Broker) Serve(ln net.Listener) error { return b.srv.Serve(ln) }
+
+// Shutdown stops accepting, sends every stream a retry hint with a jittered
+// delay so clients do not reconnect at once, and closes every connection
+// once its in-flight work is answered, within ctx.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	err := b.srv.Shutdown(ctx, b.goodbye)
+	b.stopOnce.Do(func() { close(b.stop) })
+	return err
+}
+
+// ServeRequest implements loop.Handler: it routes one request.
+func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
+	p := req.Path
+	switch {
+	case hasPrefix(p, "/sse/"):
+		b.subscribe(c, req, p[len("/sse/"):])
+	case hasPrefix(p, "/publish/"):
+		b.publish(c, req, p[len("/publish/"):])
+	case string(p) == "/healthz":
+		b.healthz(c, req)
+	default:
+		b.replyError(c, req, 404, "not found")
+	}
+}
+
+// validChannel checks a channel name against --channel-pattern.
+func (b *Broker) validChannel(name []byte) bool {
+	if b.chanRE == nil {
+		return validName(name, 128)
+	}
+	return b.chanRE.Match(name)
+}
+
+func (b *Broker) healthz(c *loop.Conn, req *httpx.Request) {
+	if !isMethod(req, "GET") && !isMethod(req, "HEAD") {
+		b.replyError(c, req, 405, "method not allowed", "Allow", "GET")
+		return
+	}
+	b.reply(c, req, 200, "text/plain; charset=utf-8", []byte("ok\n"))
+}
+
+// parseID parses a Last-Event-ID: a non-negative decimal integer, else
+// ok=false (the value is then ignored, SPEC 3.1).
+func parseID(b []byte) (id uint64, ok bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	return id, err == nil
+}
+
+// jitter returns a duration in [d/2, 3d/2) (zero for zero).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	n := uint64(r[0]) | uint64(r[1])<<8 | uint64(r[2])<<16 | uint64(r[3])<<24
+	return d/2 + time.Duration(n%uint64(d))
+}
+
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
+
+func isMethod(req *httpx.Request, m string) bool { return string(req.Method) == m }
+
+// MetricsHandler serves the Prometheus metrics of the admin listener.
+func (b *Broker) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "metrics are not exported yet", http.StatusNotImplemented)
+	})
+}

@@ -1,0 +1,86 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/workkit/realtime/channel"
+	"github.com/workkit/realtime/loop"
+)
+
+// DefaultChannelPattern is the default of --channel-pattern.
+const DefaultChannelPattern = `^[a-zA-Z0-9:_.-]{1,128}$`
+
+// Config is the whole configuration of a server (SPEC section 2). main
+// maps flags and REALTIME_* variables onto it; DefaultConfig gives the
+// defaults.
+type Config struct {
+	Addr            string        // public listener
+	AdminAddr       string        // admin listener (metrics, pprof, healthz); empty disables it
+	Auth            string        // "jwt", "webhook" or "none"
+	JWTSecret       string        // HS256 secret; empty with no public key: an ephemeral one is generated
+	JWTPublicKey    string        // PEM file of an RS256/ES256/EdDSA public key, instead of a secret
+	JWTCookie       string        // cookie searched for a subscriber token
+	AuthURL         string        // webhook authorizer URL
+	AuthTimeout     time.Duration // webhook timeout; a timeout denies
+	PublishKey      string        // static publisher key, accepted as a bearer token
+	ChannelPattern  string        // channel names outside it: 400
+	Retry           time.Duration // retry hint sent at the start of each stream
+	CORSOrigins     []string      // allowed origins; empty: no CORS headers
+	ShutdownTimeout time.Duration // graceful shutdown bound
+	LogFormat       string        // "text" or "json"
+
+	Loop    loop.Config    // reactor: limits, timeouts, heartbeat
+	Channel channel.Config // channels: replay buffer, subscriber cap, idle TTL
+}
+
+// DefaultConfig returns the defaults of SPEC section 2.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            ":8080",
+		AdminAddr:       "127.0.0.1:9090",
+		Auth:            "jwt",
+		JWTCookie:       "realtime_token",
+		AuthTimeout:     2 * time.Second,
+		ChannelPattern:  DefaultChannelPattern,
+		Retry:           2 * time.Second,
+		ShutdownTimeout: 10 * time.Second,
+		LogFormat:       "text",
+		Loop:            loop.DefaultConfig(),
+		Channel:         channel.DefaultConfig(),
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch c.Auth {
+	case "jwt", "none":
+	case "webhook":
+		if c.AuthURL == "" {
+			return errors.New("broker: --auth webhook needs --auth-url")
+		}
+	default:
+		return fmt.Errorf("broker: --auth must be jwt, webhook or none, not %q", c.Auth)
+	}
+	switch {
+	case c.JWTSecret != "" && c.JWTPublicKey != "":
+		return errors.New("broker: give --jwt-secret or --jwt-public-key, not both")
+	case c.AuthTimeout <= 0:
+		return errors.New("broker: --auth-timeout must be positive")
+	case c.Retry < 0:
+		return errors.New("broker: --retry must not be negative")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("broker: --shutdown-timeout must be positive")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return errors.New("broker: --log-format must be text or json")
+	}
+	if _, err := regexp.Compile(c.ChannelPattern); err != nil {
+		return fmt.Errorf("broker: --channel-pattern: %w", err)
+	}
+	if err := c.Loop.Validate(); err != nil {
+		return err
+	}
+	return c.Channel.Validate()
+}

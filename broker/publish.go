@@ -1,0 +1,86 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"strconv"
+	"sync"
+
+	"github.com/workkit/realtime/httpx"
+	"github.com/workkit/realtime/loop"
+)
+
+var jsonBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// publish serves POST /publish/{channel} (SPEC 3.3).
+func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
+	if !isMethod(req, "POST") {
+		b.replyError(c, req, 405, "method not allowed", "Allow", "POST")
+		return
+	}
+	if !b.validChannel(name) {
+		b.replyError(c, req, 400, "invalid channel name")
+		return
+	}
+	if req.ContentLength < 0 {
+		b.replyError(c, req, 411, "Content-Length required")
+		return
+	}
+	if d := b.authorizePublish(name, req); d != allowed {
+		b.replyDenied(c, req, d)
+		return
+	}
+	buf := jsonBufPool.Get().(*bytes.Buffer)
+	defer jsonBufPool.Put(buf)
+	if err := compactJSON(buf, req.Body); err != nil {
+		b.replyError(c, req, 400, err.Error())
+		return
+	}
+	ev, err := parseEvent(buf.Bytes())
+	if err != nil {
+		b.replyError(c, req, 400, err.Error())
+		return
+	}
+	p, err := b.reg.Publish(name, ev.name, ev.data)
+	if err != nil {
+		b.replyError(c, req, 500, err.Error())
+		return
+	}
+	var out [64]byte
+	b.replyJSON(c, req, appendPublished(out[:0], p.Delivered, p.ID))
+}
+
+// appendPublished appends {"delivered":N,"id":ID}.
+func appendPublished(dst []byte, delivered int, id uint64) []byte {
+	dst = append(dst, `{"delivered":`...)
+	dst = strconv.AppendInt(dst, int64(delivered), 10)
+	dst = append(dst, `,"id":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return append(dst, '}')
+}
+
+// authorizePublish checks a publisher's bearer token: the --publish-key,
+// or a JWT whose publish claim covers the channel.
+func (b *Broker) authorizePublish(name []byte, req *httpx.Request) decision {
+	if b.cfg.Auth == "none" {
+		return allowed
+	}
+	tok := bearer(req)
+	if len(tok) == 0 {
+		return unauthenticated
+	}
+	if k := b.cfg.PublishKey; k != "" && subtle.ConstantTimeCompare(tok, []byte(k)) == 1 {
+		return allowed
+	}
+	if b.jwt == nil {
+		return unauthenticated
+	}
+	claims, err := b.jwt.Verify(string(tok))
+	if err != nil {
+		return unauthenticated
+	}
+	if !claims.Publish.Match(string(name)) {
+		return forbidden
+	}
+	return allowed
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/workkit/realtime/broker"
+)
+
+// bindFlags declares every flag of SPEC section 2 onto cfg's fields.
+func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener (SSE, publish, poll, client)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin listener: /metrics, /debug/pprof/, /healthz; empty disables")
+	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "jwt, webhook or none (development only)")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", cfg.JWTSecret, "HS256 secret (default: an ephemeral one)")
+	fs.StringVar(&cfg.JWTPublicKey, "jwt-public-key", cfg.JWTPublicKey, "PEM public key file for RS256/ES256/EdDSA tokens")
+	fs.StringVar(&cfg.JWTCookie, "jwt-cookie", cfg.JWTCookie, "cookie searched for a subscriber token")
+	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "webhook authorizer URL (with --auth webhook)")
+	fs.DurationVar(&cfg.AuthTimeout, "auth-timeout", cfg.AuthTimeout, "webhook timeout; a timeout is a deny")
+	fs.StringVar(&cfg.PublishKey, "publish-key", cfg.PublishKey, "static key accepted as 'Authorization: Bearer <key>' on publish endpoints")
+	fs.IntVar(&cfg.Channel.ReplayBuffer, "replay-buffer", cfg.Channel.ReplayBuffer, "events kept per channel")
+	fs.IntVar(&cfg.Channel.MaxSubscribers, "max-subscribers-per-channel", cfg.Channel.MaxSubscribers, "subscribers per channel; over it: 429")
+	fs.IntVar(&cfg.Loop.MaxConns, "max-conns", cfg.Loop.MaxConns, "open connections; over it: 503 (default RLIMIT_NOFILE-64)")
+	fs.DurationVar(&cfg.Loop.Heartbeat, "heartbeat", cfg.Loop.Heartbeat, "a comment frame is sent after this long without a write")
+	fs.StringVar(&cfg.ChannelPattern, "channel-pattern", cfg.ChannelPattern, "channel names outside it: 400")
+	fs.DurationVar(&cfg.Channel.IdleTTL, "channel-idle-ttl", cfg.Channel.IdleTTL, "a channel with no subscribers and no publish for this long is evicted")
+	fs.IntVar(&cfg.Loop.MaxPendingBytes, "max-pending-bytes", cfg.Loop.MaxPendingBytes, "a subscriber whose unflushed bytes exceed this is disconnected")
+	fs.DurationVar(&cfg.Loop.WriteStallTimeout, "write-stall-timeout", cfg.Loop.WriteStallTimeout, "a subscriber whose socket accepted nothing for this long is disconnected")
+	fs.IntVar(&cfg.Loop.MaxBodyBytes, "max-publish-bytes", cfg.Loop.MaxBodyBytes, "request bodies over it: 413")
+	fs.IntVar(&cfg.Loop.MaxHeaderBytes, "max-header-bytes", cfg.Loop.MaxHeaderBytes, "request heads over it: 431")
+	fs.DurationVar(&cfg.Loop.HeaderTimeout, "header-timeout", cfg.Loop.HeaderTimeout, "a request head not complete in time: connection closed")
+	fs.DurationVar(&cfg.Loop.IdleTimeout, "idle-timeout", cfg.Loop.IdleTimeout, "keep-alive (non-SSE) connections idle this long are closed")
+	fs.Var(millis{&cfg.Retry}, "retry", "retry: hint (ms) sent at the start of each stream")
+	fs.Var(list{&cfg.CORSOrigins}, "cors-origins", "comma-separated allowed origins (credentials allowed); empty: no CORS headers")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful shutdown bound")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+}
+
+// parseFlags parses args, then gives every flag not on the command line
+// the value of its REALTIME_* variable, if set: flags win over the
+// environment.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(fs.Output(), err)
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		v, ok := os.LookupEnv(envName(f.Name))
+		if !ok || v == "" {
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+			fmt.Fprintln(fs.Output(), err)
+		}
+	})
+	return err
+}
+
+// envName maps --max-subscribers-per-channel to REALTIME_MAX_SUBSCRIBERS_PER_CHANNEL.
+func envName(flagName string) string {
+	return "REALTIME_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// millis is a flag holding a duration written as integer milliseconds.
+type millis struct{ d *time.Duration }
+
+func (m millis) String() string {
+	if m.d == nil {
+		return "0"
+	}
+	return strconv.FormatInt(m.d.Milliseconds(), 10)
+}
+
+func (m millis) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a non-negative number of milliseconds")
+	}
+	*m.d = time.Duration(n) * time.Millisecond
+	return nil
+}
+
+// list is a flag holding a comma-separated list.
+type list struct{ v *[]string }
+
+func (l list) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l list) Set(s string) error { *l.v = splitList(s); return nil }
