@@ -20,8 +20,10 @@ func (allowAll) inline() {}
 func (*JWTAuth) inline() {}
 
 // authorizedFunc continues a request once its authorization is decided.
-// req and name stay valid during the call.
-type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant)
+// req and name stay valid during the call. It reports true when it parked
+// the request (having called c.Defer): it then replies and calls c.Resume
+// itself, later.
+type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant) (parked bool)
 
 // authorizeThen decides whether req may read channel name and calls then:
 // at once for an inline authorizer; otherwise the reply is deferred (the
@@ -39,8 +41,9 @@ func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, th
 	cname := []byte(string(name))
 	go func() {
 		d, g := b.authorizeAsync(creq, string(cname))
-		then(c, creq, cname, d, g)
-		c.Resume()
+		if !then(c, creq, cname, d, g) {
+			c.Resume()
+		}
 	}()
 }
 

@@ -53,8 +53,9 @@ func compactJSON(dst *bytes.Buffer, src []byte) error {
 
 // event is one parsed publish item. Its slices alias the compacted body.
 type event struct {
-	name []byte // validated event name
-	data []byte // compact JSON of data
+	name    []byte // validated event name
+	data    []byte // compact JSON of data
+	channel []byte // the channel member of a batch item, if a string
 }
 
 // parseEvent reads the event and data members of the compact JSON object
@@ -68,6 +69,8 @@ func parseEvent(obj []byte) (event, error) {
 			nameTok = val
 		case keyIs(key, "data"):
 			ev.data = val
+		case keyIs(key, "channel"):
+			ev.channel, _ = stringValue(val)
 		}
 		return nil
 	})

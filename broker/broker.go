@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
-	"net/http"
 	"regexp"
 	"strconv"
 	"sync"
@@ -35,6 +34,7 @@ type Broker struct {
 	stopOnce  sync.Once
 
 	streamHead []byte // immutable: the 200 head of an event stream and its first retry frame
+	stats      brokerStats
 }
 
 // New builds a broker from a valid cfg.
@@ -118,12 +118,24 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 
 // ServeRequest implements loop.Handler: it routes one request.
 func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
+	if b.corsEnabled() && isMethod(req, "OPTIONS") {
+		b.preflight(c, req)
+		return
+	}
 	p := req.Path
 	switch {
 	case hasPrefix(p, "/sse/"):
 		b.subscribe(c, req, p[len("/sse/"):])
 	case hasPrefix(p, "/publish/"):
 		b.publish(c, req, p[len("/publish/"):])
+	case string(p) == "/publish":
+		b.publishBatch(c, req)
+	case hasPrefix(p, "/poll/"):
+		b.poll(c, req, p[len("/poll/"):])
+	case hasPrefix(p, "/channels/"):
+		b.channelInfo(c, req, p[len("/channels/"):])
+	case string(p) == "/realtime.js":
+		b.script(c, req)
 	case string(p) == "/healthz":
 		b.healthz(c, req)
 	default:
@@ -140,8 +152,8 @@ func (b *Broker) validChannel(name []byte) bool {
 }
 
 func (b *Broker) healthz(c *loop.Conn, req *httpx.Request) {
-	if !isMethod(req, "GET") && !isMethod(req, "HEAD") {
-		b.replyError(c, req, 405, "method not allowed", "Allow", "GET")
+	if !isMethod(req, "GET") {
+		b.methodNotAllowed(c, req, "GET")
 		return
 	}
 	b.reply(c, req, 200, "text/plain; charset=utf-8", []byte("ok\n"))
@@ -176,10 +188,3 @@ func jitter(d time.Duration) time.Duration {
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
 
 func isMethod(req *httpx.Request, m string) bool { return string(req.Method) == m }
-
-// MetricsHandler serves the Prometheus metrics of the admin listener.
-func (b *Broker) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "metrics are not exported yet", http.StatusNotImplemented)
-	})
-}

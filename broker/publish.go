@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"strconv"
 	"sync"
 
@@ -15,7 +14,7 @@ var jsonBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // publish serves POST /publish/{channel} (SPEC 3.3).
 func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
 	if !isMethod(req, "POST") {
-		b.replyError(c, req, 405, "method not allowed", "Allow", "POST")
+		b.methodNotAllowed(c, req, "POST")
 		return
 	}
 	if !b.validChannel(name) {
@@ -62,25 +61,9 @@ func appendPublished(dst []byte, delivered int, id uint64) []byte {
 // authorizePublish checks a publisher's bearer token: the --publish-key,
 // or a JWT whose publish claim covers the channel.
 func (b *Broker) authorizePublish(name []byte, req *httpx.Request) decision {
-	if b.cfg.Auth == "none" {
-		return allowed
-	}
-	tok := bearer(req)
-	if len(tok) == 0 {
-		return unauthenticated
-	}
-	if k := b.cfg.PublishKey; k != "" && subtle.ConstantTimeCompare(tok, []byte(k)) == 1 {
-		return allowed
-	}
-	if b.jwt == nil {
-		return unauthenticated
-	}
-	claims, err := b.jwt.Verify(string(tok))
-	if err != nil {
-		return unauthenticated
-	}
-	if !claims.Publish.Match(string(name)) {
+	may, d := b.publisherScope(req)
+	if d == allowed && !may(name) {
 		return forbidden
 	}
-	return allowed
+	return d
 }

@@ -11,13 +11,25 @@ func (b *Broker) keepAlive(req *httpx.Request) bool {
 	return req.KeepAlive && !b.srv.Draining()
 }
 
+// withCORS appends the CORS headers for req (if any) to extra.
+func (b *Broker) withCORS(req *httpx.Request, extra []string) []string {
+	if cors := b.corsHeaders(req); cors != nil {
+		return append(cors, extra...)
+	}
+	return extra
+}
+
 // reply queues a complete response with body. extra are header name/value
 // pairs.
 func (b *Broker) reply(c *loop.Conn, req *httpx.Request, status int, contentType string, body []byte, extra ...string) {
-	ka := b.keepAlive(req)
+	b.replyRaw(c, b.keepAlive(req), status, contentType, body, b.withCORS(req, extra))
+}
+
+// replyRaw queues a response with exactly the given headers.
+func (b *Broker) replyRaw(c *loop.Conn, keepAlive bool, status int, contentType string, body []byte, extra []string) {
 	f := ring.NewFrame()
-	f.SetBytes(httpx.AppendResponse(f.Buf(), status, ka, contentType, body, extra...))
-	c.Reply(f, ka)
+	f.SetBytes(httpx.AppendResponse(f.Buf(), status, keepAlive, contentType, body, extra...))
+	c.Reply(f, keepAlive)
 }
 
 // replyJSON queues a 200 response with a JSON body.
@@ -29,16 +41,23 @@ func (b *Broker) replyJSON(c *loop.Conn, req *httpx.Request, body []byte) {
 func (b *Broker) replyError(c *loop.Conn, req *httpx.Request, status int, msg string, extra ...string) {
 	ka := b.keepAlive(req)
 	f := ring.NewFrame()
-	f.SetBytes(httpx.AppendError(f.Buf(), status, ka, msg, extra...))
+	f.SetBytes(httpx.AppendError(f.Buf(), status, ka, msg, b.withCORS(req, extra)...))
 	c.Reply(f, ka)
 }
 
 // replyDenied answers a failed authorization: 401 with a Bearer challenge,
-// or 403.
+// or 403; and counts it.
 func (b *Broker) replyDenied(c *loop.Conn, req *httpx.Request, d decision) {
 	if d == unauthenticated {
+		b.stats.denied401.Add(1)
 		b.replyError(c, req, 401, "unauthorized", "WWW-Authenticate", "Bearer")
 		return
 	}
+	b.stats.denied403.Add(1)
 	b.replyError(c, req, 403, "forbidden")
+}
+
+// methodNotAllowed answers 405 with the Allow header.
+func (b *Broker) methodNotAllowed(c *loop.Conn, req *httpx.Request, allow string) {
+	b.replyError(c, req, 405, "method not allowed", "Allow", allow)
 }

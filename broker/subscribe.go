@@ -14,7 +14,7 @@ import (
 // SPEC 3.2 sent atomically before live events.
 func (b *Broker) subscribe(c *loop.Conn, req *httpx.Request, name []byte) {
 	if !isMethod(req, "GET") {
-		b.replyError(c, req, 405, "method not allowed", "Allow", "GET")
+		b.methodNotAllowed(c, req, "GET")
 		return
 	}
 	if !b.validChannel(name) {
@@ -26,28 +26,33 @@ func (b *Broker) subscribe(c *loop.Conn, req *httpx.Request, name []byte) {
 
 // startStream joins channel name and turns c into its event stream, once
 // authorization decided d.
-func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d decision, grant Grant) {
+func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d decision, grant Grant) bool {
 	if d != allowed {
 		b.replyDenied(c, req, d)
-		return
+		return false
 	}
 	if b.srv.Draining() {
 		b.replyError(c, req, 503, "shutting down", "Retry-After", "1")
-		return
+		return false
 	}
 	last, hasLast := lastEventID(req)
 	head := ring.NewFrame()
-	head.SetBytes(append(head.Buf(), b.streamHead...))
+	if cors := b.corsHeaders(req); cors != nil {
+		head.SetBytes(b.appendStreamHead(head.Buf(), cors))
+	} else {
+		head.SetBytes(append(head.Buf(), b.streamHead...))
+	}
 	sub, err := b.reg.Subscribe(name, c, last, hasLast, head)
 	head.Release()
 	if err == channel.ErrFull {
 		b.replyError(c, req, 429, "channel subscriber limit reached", "Retry-After", "5")
-		return
+		return false
 	}
 	c.StartStream(sub.Cancel)
 	if !grant.Expires.IsZero() {
 		c.ExpireAt(grant.Expires)
 	}
+	return false
 }
 
 // lastEventID returns the client's last id: the Last-Event-ID header, else

@@ -227,3 +227,15 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTimeoutAfterLongPoll: a keep-alive connection that served a
+// long-poll is subject to the idle timeout again afterwards.
+func TestIdleTimeoutAfterLongPoll(t *testing.T) {
+	s := startServer(t, func(c *broker.Config) { c.Loop.IdleTimeout = 300 * time.Millisecond })
+	c := s.dial()
+	io.WriteString(c, get("/poll/lpi?wait=1", bearerHeader(subToken(t))))
+	if r := readResponse(t, bufio.NewReader(c)); r.status != 200 {
+		t.Fatalf("poll: %d %s", r.status, r.body)
+	}
+	closedWithin(t, c, 5*time.Second)
+}

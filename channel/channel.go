@@ -110,6 +110,8 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	evicted := c.ring.Push(f) // the ring takes over our reference
 	c.idleSince = now
 	c.mu.Unlock()
+	c.reg.stats.Publishes.Add(1)
+	c.reg.stats.Deliveries.Add(uint64(p.Delivered))
 	if evicted != nil {
 		evicted.Release()
 	}
@@ -135,16 +137,18 @@ func (c *Channel) subscribe(sink Sink, last uint64, hasLast bool, head *ring.Fra
 	if hasLast {
 		c.replayLocked(sink, last)
 	}
-	s := &Subscription{ch: c, sink: sink, idx: len(c.subs)}
-	c.subs = append(c.subs, s)
-	return s, nil
+	return c.addLocked(sink), nil
 }
 
 // replayLocked sends what a subscriber whose last id is last needs before
 // live events (SPEC 3.2). c.mu is held.
 func (c *Channel) replayLocked(sink Sink, last uint64) {
 	reset, after, replay := c.planLocked(last)
+	if replay {
+		c.reg.stats.Replays.Add(1)
+	}
 	if reset.Reason != "" {
+		c.reg.countReset(reset.Reason)
 		f := ring.NewFrame()
 		f.SetBytes(AppendReset(f.Buf(), reset))
 		sink.Send(f)

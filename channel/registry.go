@@ -46,6 +46,28 @@ type Registry struct {
 	// new incarnation's base is always above it (SPEC 3.2).
 	highWater atomic.Uint64
 	evictor   *evictor // idle-channel eviction
+	stats     Stats
+}
+
+// Stats are the registry's counters; safe for concurrent use.
+type Stats struct {
+	Publishes     atomic.Uint64 // events published
+	Deliveries    atomic.Uint64 // frames queued to subscribers by publishes
+	Replays       atomic.Uint64 // subscribes that replayed buffered events
+	ResetsGap     atomic.Uint64 // buffer_gap resets sent (streams and polls)
+	ResetsOverrun atomic.Uint64 // buffer_overrun resets sent (streams and polls)
+}
+
+// Stats returns the registry's counters.
+func (r *Registry) Stats() *Stats { return &r.stats }
+
+// countReset counts a reset by reason.
+func (r *Registry) countReset(reason string) {
+	if reason == ReasonBufferGap {
+		r.stats.ResetsGap.Add(1)
+	} else {
+		r.stats.ResetsOverrun.Add(1)
+	}
 }
 
 // NewRegistry returns an empty registry. cfg must be valid.

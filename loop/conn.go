@@ -38,7 +38,7 @@ type Conn struct {
 
 	rmu      sync.Mutex
 	carry    *bytebufferpool.ByteBuffer // guarded by rmu; bytes of an incomplete request
-	deferred bool                       // guarded by rmu; a handler deferred its reply (Defer/Resume)
+	deferred atomic.Bool                // a handler deferred its reply (Defer/Resume)
 	ending   atomic.Bool                // no further requests are read (closing after a reply)
 
 	wmu sync.Mutex
@@ -95,17 +95,26 @@ func (c *Conn) StartStream(onClose func()) {
 	if c.srv.cfg.StreamSendBuffer > 0 {
 		_ = setSendBuffer(c.fd, c.srv.cfg.StreamSendBuffer)
 	}
+	if c.SetOnClose(onClose) {
+		c.srv.timers.streamStarted(c)
+	}
+}
+
+// SetOnClose makes fn (if not nil) run once when the connection closes,
+// replacing any earlier one; nil removes it. If the connection has already
+// closed, fn runs now and SetOnClose reports false. A deferred handler uses
+// it to drop what it waits on when the peer goes away.
+func (c *Conn) SetOnClose(fn func()) bool {
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
-		c.onClose = onClose
+		c.onClose = fn
 	}
 	c.mu.Unlock()
-	if closed && onClose != nil {
-		onClose()
-		return
+	if closed && fn != nil {
+		fn()
 	}
-	c.srv.timers.streamStarted(c)
+	return !closed
 }
 
 // Send queues an event frame on a stream (channel.Sink). It never blocks
@@ -139,14 +148,15 @@ func (c *Conn) Close(reason CloseReason) {
 // from another goroutine: further requests on the connection wait. Call it
 // from the handler; the other goroutine calls Reply (or StartStream) and
 // then Resume.
-func (c *Conn) Defer() { c.deferred = true }
+func (c *Conn) Defer() { c.deferred.Store(true) }
 
 // Resume ends a Defer: it writes what was queued and serves any request
 // that arrived meanwhile. Call it from the goroutine that replied.
 func (c *Conn) Resume() {
 	c.rmu.Lock()
-	c.deferred = false
+	c.deferred.Store(false)
 	c.serveCarry()
+	c.requestsServed() // re-arm the idle or header timeout
 	c.rmu.Unlock()
 	c.flushOwn()
 }

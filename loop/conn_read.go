@@ -29,7 +29,7 @@ func (c *Conn) readInput(buf []byte) {
 
 // serveCarry serves what c.carry holds and keeps the rest. c.rmu is held.
 func (c *Conn) serveCarry() {
-	if c.carry == nil || c.deferred {
+	if c.carry == nil || c.deferred.Load() {
 		c.checkCarry()
 		return
 	}
@@ -55,7 +55,7 @@ func (c *Conn) checkCarry() {
 func (c *Conn) requestsServed() {
 	switch {
 	case c.IsStream() || c.ending.Load():
-	case c.deferred:
+	case c.deferred.Load():
 		c.srv.timers.deferred(c)
 	default:
 		c.srv.timers.requestsServed(c, c.carry != nil)
@@ -69,7 +69,7 @@ func (c *Conn) serve(buf []byte) int {
 	req := requestPool.Get().(*httpx.Request)
 	req.MaxHeaderBytes, req.MaxBodyBytes = c.srv.cfg.MaxHeaderBytes, c.srv.cfg.MaxBodyBytes
 	off := 0
-	for off < len(buf) && !c.deferred && !c.ending.Load() && !c.IsStream() {
+	for off < len(buf) && !c.deferred.Load() && !c.ending.Load() && !c.IsStream() {
 		n, err := req.Parse(buf[off:])
 		if errors.Is(err, httpx.ErrNeedMore) {
 			break

@@ -261,7 +261,7 @@ func (s *Server) drain(c *Conn, goodbye func(*Conn)) {
 	if !c.rmu.TryLock() {
 		return // a request is being served: its reply ends the connection
 	}
-	busy := c.deferred
+	busy := c.deferred.Load()
 	c.ending.Store(true)
 	c.rmu.Unlock()
 	if busy {

@@ -1,0 +1,131 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"strconv"
+
+	"github.com/workkit/realtime/httpx"
+	"github.com/workkit/realtime/loop"
+)
+
+// maxBatch is the largest batch of SPEC 3.4.
+const maxBatch = 1000
+
+var (
+	errNotArray     = []byte(`body must be a JSON array`)
+	errItemChannel  = "channel is required and must be a valid channel name"
+	errItemNotAllow = "forbidden"
+)
+
+// publishBatch serves POST /publish (SPEC 3.4): a JSON array of
+// {"channel","event","data"}, each validated and authorized on its own;
+// the answer is an array of the same length, each {"delivered","id"} or
+// {"error"}. A request without a valid credential is refused as a whole.
+func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
+	if !isMethod(req, "POST") {
+		b.methodNotAllowed(c, req, "POST")
+		return
+	}
+	if req.ContentLength < 0 {
+		b.replyError(c, req, 411, "Content-Length required")
+		return
+	}
+	may, d := b.publisherScope(req)
+	if d != allowed {
+		b.replyDenied(c, req, d)
+		return
+	}
+	buf := jsonBufPool.Get().(*bytes.Buffer)
+	defer jsonBufPool.Put(buf)
+	if err := compactJSON(buf, req.Body); err != nil {
+		b.replyError(c, req, 400, err.Error())
+		return
+	}
+	items := 0
+	if err := eachElement(buf.Bytes(), func([]byte) error { items++; return nil }); err != nil {
+		b.replyError(c, req, 400, string(errNotArray))
+		return
+	}
+	if items > maxBatch {
+		b.replyError(c, req, 400, "a batch holds at most 1000 items")
+		return
+	}
+	out := append(make([]byte, 0, 32*items+2), '[')
+	i := 0
+	_ = eachElement(buf.Bytes(), func(el []byte) error {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		i++
+		out = b.publishItem(out, el, may)
+		return nil
+	})
+	b.replyJSON(c, req, append(out, ']'))
+}
+
+// publishItem publishes one batch item and appends its result.
+func (b *Broker) publishItem(out, el []byte, may func(channel []byte) bool) []byte {
+	ev, err := parseEvent(el)
+	switch {
+	case err == errNotObject:
+		return appendItemError(out, "item must be a JSON object")
+	case len(ev.channel) == 0 || !b.validChannel(ev.channel):
+		return appendItemError(out, errItemChannel)
+	case err != nil:
+		return appendItemError(out, err.Error())
+	case !may(ev.channel):
+		b.stats.denied403.Add(1)
+		return appendItemError(out, errItemNotAllow)
+	}
+	p, err := b.reg.Publish(ev.channel, ev.name, ev.data)
+	if err != nil {
+		return appendItemError(out, err.Error())
+	}
+	return appendPublished(out, p.Delivered, p.ID)
+}
+
+func appendItemError(dst []byte, msg string) []byte {
+	dst = append(dst, `{"error":`...)
+	dst = httpx.AppendJSONString(dst, msg)
+	return append(dst, '}')
+}
+
+// publisherScope checks the bearer of a publish request once and returns
+// which channels it may publish to.
+func (b *Broker) publisherScope(req *httpx.Request) (func([]byte) bool, decision) {
+	all := func([]byte) bool { return true }
+	if b.cfg.Auth == "none" {
+		return all, allowed
+	}
+	tok := bearer(req)
+	if len(tok) == 0 {
+		return nil, unauthenticated
+	}
+	if k := b.cfg.PublishKey; k != "" && subtle.ConstantTimeCompare(tok, []byte(k)) == 1 {
+		return all, allowed
+	}
+	if b.jwt == nil {
+		return nil, unauthenticated
+	}
+	claims, err := b.jwt.Verify(string(tok))
+	if err != nil {
+		return nil, unauthenticated
+	}
+	return func(ch []byte) bool { return claims.Publish.Match(string(ch)) }, allowed
+}
+
+// appendInfo appends the channel info of SPEC 3.6.
+func appendInfo(dst []byte, name []byte, subscribers int, last, oldest uint64, buffered int) []byte {
+	dst = append(dst, `{"channel":"`...)
+	dst = append(dst, name...) // validated: no escaping needed
+	dst = append(dst, `","subscribers":`...)
+	dst = strconv.AppendInt(dst, int64(subscribers), 10)
+	dst = append(dst, `,"lastId":`...)
+	dst = strconv.AppendUint(dst, last, 10)
+	dst = append(dst, `,"oldestId":`...)
+	dst = strconv.AppendUint(dst, oldest, 10)
+	dst = append(dst, `,"buffered":`...)
+	dst = strconv.AppendInt(dst, int64(buffered), 10)
+	return append(dst, '}')
+}

@@ -1,0 +1,111 @@
+package broker_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workkit/realtime/broker"
+	"github.com/workkit/realtime/loop"
+)
+
+// scrape returns the realtime_* samples of the metrics endpoint, keyed by
+// name and labels as printed.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "realtime_") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestMetricsCountAKnownSequence scrapes /metrics before and after known
+// subscribes, publishes, refusals and a slow-consumer eviction.
+func TestMetricsCountAKnownSequence(t *testing.T) {
+	s := startServer(t, func(c *broker.Config) { c.Loop.MaxPendingBytes = 32 << 10; c.Channel.ReplayBuffer = 3 })
+	metrics := httptest.NewServer(s.b.MetricsHandler())
+	defer metrics.Close()
+	before := scrape(t, metrics.URL)
+
+	a, b := s.subscribe("m"), s.subscribe("m")
+	var last uint64
+	for i := 0; i < 3; i++ {
+		last = s.publish("m", "e", "1").ID
+	}
+	for _, st := range []*stream{a, b} {
+		for i := 0; i < 3; i++ {
+			st.nextEvent()
+		}
+	}
+	replay := s.subscribe("m", fmt.Sprintf("Last-Event-ID: %d\r\n", last-1))
+	replay.nextEvent()
+	gap := s.subscribe("m", "Last-Event-ID: 5\r\n")
+	gap.nextEvent()
+	s.trySubscribe("m", "Authorization: Bearer nope\r\n")                                           // 401
+	s.trySubscribe("m", bearerHeader(token(t, []string{"other"}, nil, time.Hour)))                  // 403
+	s.do(post("/publish/m", `{"event":"e","data":1}`, bearerHeader(token(t, nil, nil, time.Hour)))) // 403
+
+	slow := dialSmallBuffer(t, s.addr)
+	io.WriteString(slow, get("/sse/big", bearerHeader(subToken(t))))
+	waitFor(t, "the slow subscriber", func() bool {
+		ch := s.b.Registry().Lookup([]byte("big"))
+		return ch != nil && ch.Info().Subscribers == 1
+	})
+	payload := fmt.Sprintf("%q", strings.Repeat("m", 4000))
+	for i := 0; i < 100 && s.b.Loop().Stats().Closed(loop.CloseSlowConsumer) == 0; i++ {
+		s.publish("big", "e", payload)
+	}
+	waitFor(t, "the eviction", func() bool {
+		return scrape(t, metrics.URL)[`realtime_disconnects_total{reason="slow_consumer"}`] == 1
+	})
+
+	after := scrape(t, metrics.URL)
+	delta := func(k string) float64 { return after[k] - before[k] }
+	checks := map[string]float64{
+		`realtime_replays_total`:                             1,
+		`realtime_resets_total{reason="buffer_gap"}`:         1,
+		`realtime_resets_total{reason="buffer_overrun"}`:     0,
+		`realtime_auth_denied_total{status="401"}`:           1,
+		`realtime_auth_denied_total{status="403"}`:           2,
+		`realtime_disconnects_total{reason="slow_consumer"}`: 1,
+	}
+	for k, want := range checks {
+		if got := delta(k); got != want {
+			t.Errorf("%s moved by %v, want %v", k, got, want)
+		}
+	}
+	pubs, dels := delta("realtime_publishes_total"), delta("realtime_deliveries_total")
+	if pubs < 4 || dels < 7 || dels > 6+pubs-3 { // 3 to two subscribers, then at least one to the slow one
+		t.Errorf("publishes %v deliveries %v", pubs, delta("realtime_deliveries_total"))
+	}
+	if after["realtime_subscribers"] != 4 || after["realtime_channels"] != 2 {
+		t.Errorf("gauges: subscribers %v channels %v", after["realtime_subscribers"], after["realtime_channels"])
+	}
+	if delta("realtime_write_syscalls_total") <= 0 || delta("realtime_frames_written_total") < delta("realtime_write_syscalls_total")-20 ||
+		delta("realtime_bytes_written_total") <= 0 {
+		t.Errorf("write counters: %v syscalls, %v frames, %v bytes", delta("realtime_write_syscalls_total"),
+			delta("realtime_frames_written_total"), delta("realtime_bytes_written_total"))
+	}
+}
