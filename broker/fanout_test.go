@@ -15,7 +15,7 @@ import (
 
 // dialSmallBuffer connects with a 4 KiB receive buffer, so that a peer
 // that never reads fills up quickly.
-func dialSmallBuffer(t *testing.T, addr string) net.Conn {
+func dialSmallBuffer(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {

@@ -22,7 +22,7 @@ const testSecret = "test-secret-0123456789abcdef"
 
 // server is a real broker serving on a loopback port.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	b    *broker.Broker
 	addr string
 	cfg  broker.Config
@@ -30,7 +30,7 @@ type server struct {
 
 // startServer starts a broker on 127.0.0.1:0 with the test secret and the
 // defaults of SPEC 2, adjusted by mutate; it is shut down at test end.
-func startServer(t *testing.T, mutate func(*broker.Config)) *server {
+func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -64,7 +64,7 @@ func startServer(t *testing.T, mutate func(*broker.Config)) *server {
 }
 
 // token signs claims for sub with the test secret.
-func token(t *testing.T, channels, publish []string, ttl time.Duration) string {
+func token(t testing.TB, channels, publish []string, ttl time.Duration) string {
 	t.Helper()
 	tok, err := broker.NewJWTSecret([]byte(testSecret), "").Sign(broker.NewClaims("tester", channels, publish, ttl))
 	if err != nil {
@@ -73,8 +73,8 @@ func token(t *testing.T, channels, publish []string, ttl time.Duration) string {
 	return tok
 }
 
-func subToken(t *testing.T) string { return token(t, []string{"*"}, nil, time.Hour) }
-func pubToken(t *testing.T) string { return token(t, nil, []string{"*"}, time.Hour) }
+func subToken(t testing.TB) string { return token(t, []string{"*"}, nil, time.Hour) }
+func pubToken(t testing.TB) string { return token(t, nil, []string{"*"}, time.Hour) }
 
 // response is a parsed HTTP response.
 type response struct {
@@ -105,7 +105,7 @@ func (s *server) dial() net.Conn {
 }
 
 // readResponse reads one response with a Content-Length body.
-func readResponse(t *testing.T, br *bufio.Reader) response {
+func readResponse(t testing.TB, br *bufio.Reader) response {
 	t.Helper()
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *server) publish(channel, event, data string) published {
 
 // stream is an open SSE subscription.
 type stream struct {
-	t      *testing.T
+	t      testing.TB
 	c      net.Conn
 	br     *bufio.Reader
 	header http.Header

@@ -40,8 +40,9 @@ type timers struct {
 	wheel *wheel.Wheel[*Conn] // guarded by mu
 	fired []*wheel.Timer[*Conn]
 
-	stopc chan struct{}
-	done  chan struct{}
+	stopc    chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 func newTimers(cfg *Config) *timers {
@@ -73,8 +74,9 @@ func (t *timers) run() {
 	}
 }
 
+// stop ends run and waits for it; later calls do nothing.
 func (t *timers) stop() {
-	close(t.stopc)
+	t.stopOnce.Do(func() { close(t.stopc) })
 	<-t.done
 }
 

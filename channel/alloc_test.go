@@ -1,0 +1,29 @@
+//go:build !race
+
+package channel
+
+import (
+	"testing"
+
+	"github.com/workkit/realtime/ring"
+)
+
+// nopSink takes its reference and drops it at once, as a connection does
+// once the frame is written.
+type nopSink struct{}
+
+func (nopSink) Send(f *ring.Frame) bool { f.Retain(1); f.Release(); return true }
+
+// TestPublishAllocs: publishing to a live channel with subscribers frames
+// into pooled buffers and allocates nothing once warm.
+func TestPublishAllocs(t *testing.T) {
+	r, _ := testRegistry(50, 0)
+	for i := 0; i < 100; i++ {
+		r.Subscribe([]byte("c"), nopSink{}, 0, false, nil)
+	}
+	name, ev, data := []byte("c"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
+	allocs := testing.AllocsPerRun(1000, func() { r.Publish(name, ev, data) })
+	if allocs != 0 {
+		t.Fatalf("publish allocates %.1f times, want 0", allocs)
+	}
+}
