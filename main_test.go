@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,8 +43,26 @@ type proc struct {
 	cmd    *exec.Cmd
 	addr   string
 	admin  string
-	stdout *bytes.Buffer
-	stderr *bytes.Buffer
+	stdout *syncBuffer
+	stderr *syncBuffer
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -60,7 +79,7 @@ func freeAddr(t *testing.T) string {
 // and waits until it answers /healthz.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{addr: freeAddr(t), admin: freeAddr(t), stdout: new(bytes.Buffer), stderr: new(bytes.Buffer)}
+	p := &proc{addr: freeAddr(t), admin: freeAddr(t), stdout: new(syncBuffer), stderr: new(syncBuffer)}
 	p.cmd = exec.Command(binary, append([]string{"--addr", p.addr, "--admin-addr", p.admin}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -179,10 +198,10 @@ func TestWelcomeCurlLines(t *testing.T) {
 		t.Fatal("curl is required (.ci/run installs it)")
 	}
 	p := start(t, []string{"REALTIME_JWT_SECRET="})
-	out := p.stdout.String()
-	lines := regexp.MustCompile(`(?m)^  (curl .*?)(?: \\\n\s+(.*))?$`).FindAllStringSubmatch(out, -1)
+	welcome := p.stdout.String()
+	lines := regexp.MustCompile(`(?m)^  (curl .*?)(?: \\\n\s+(.*))?$`).FindAllStringSubmatch(welcome, -1)
 	if len(lines) != 2 {
-		t.Fatalf("want two curl lines in:\n%s", out)
+		t.Fatalf("want two curl lines in:\n%s", welcome)
 	}
 	fix := func(m []string) string {
 		line := strings.TrimSpace(m[1] + " " + m[2])
@@ -192,20 +211,31 @@ func TestWelcomeCurlLines(t *testing.T) {
 	if !strings.Contains(subLine, "/sse/demo") || !strings.Contains(pubLine, "/publish/demo") {
 		t.Fatalf("curl lines:\n%s\n%s", subLine, pubLine)
 	}
-	var subOut bytes.Buffer
-	sub := exec.Command("sh", "-c", "exec timeout 5 "+subLine)
-	sub.Stdout = &subOut
+	sub := exec.Command("sh", "-c", "exec timeout 10 "+subLine)
+	out, err := sub.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := sub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	defer sub.Wait()
+	defer sub.Process.Kill()
+	br := bufio.NewReader(out)
+	if first, _ := br.ReadString('\n'); first != "retry: 2000\n" { // subscribed
+		t.Fatalf("subscriber's first line %q", first)
+	}
 	pub, err := exec.Command("sh", "-c", pubLine).Output()
 	if err != nil || !strings.Contains(string(pub), `"delivered":1`) {
 		t.Fatalf("publish curl: %v %s", err, pub)
 	}
-	sub.Wait()
-	if !strings.Contains(subOut.String(), "event: greeting\ndata: {\"hello\":\"world\"}\n\n") {
-		t.Fatalf("subscriber saw:\n%s", subOut.String())
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "event: greeting\ndata: {\"hello\":\"world\"}\n\n") {
+		line, err := br.ReadString('\n')
+		seen.WriteString(line)
+		if err != nil {
+			t.Fatalf("subscriber saw:\n%s", seen.String())
+		}
 	}
 }
 

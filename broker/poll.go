@@ -98,7 +98,8 @@ type pollWaiter struct {
 
 // Send implements channel.Sink: the first event wakes the poll. It is
 // called under the channel's lock, so the reply is built on a goroutine.
-func (w *pollWaiter) Send(*ring.Frame) bool {
+func (w *pollWaiter) Send(f *ring.Frame) bool {
+	f.Release() // the reply is built from the ring, not from f
 	if !w.done.CompareAndSwap(false, true) {
 		return false
 	}

@@ -97,6 +97,5 @@ func appendRetry(dst []byte, d interface{ Milliseconds() int64 }) []byte {
 func (b *Broker) goodbye(c *loop.Conn) {
 	f := ring.NewFrame()
 	f.SetBytes(appendRetry(f.Buf(), jitter(b.cfg.Retry)))
-	c.Send(f)
-	f.Release()
+	c.Send(f) // takes over our reference
 }

@@ -2,17 +2,7 @@
 
 package channel
 
-import (
-	"testing"
-
-	"github.com/workkit/realtime/ring"
-)
-
-// nopSink takes its reference and drops it at once, as a connection does
-// once the frame is written.
-type nopSink struct{}
-
-func (nopSink) Send(f *ring.Frame) bool { f.Retain(1); f.Release(); return true }
+import "testing"
 
 // TestPublishAllocs: publishing to a live channel with subscribers frames
 // into pooled buffers and allocates nothing once warm.

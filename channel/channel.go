@@ -22,9 +22,12 @@ var (
 
 // Sink receives the frames of one subscriber: the seam between channel and
 // loop. Send is called with the channel's lock held, so it must not block,
-// must not write to a socket and must not call back into the channel. It
-// takes its own reference to f (f.Retain) when it keeps it, and reports
-// false when the subscriber is gone and will never deliver.
+// must not write to a socket and must not call back into the channel. The
+// caller has retained one reference to f for Send, which owns it from then
+// on: it releases it when done with f, at once if it refuses f. Send
+// reports false when the subscriber is gone and will never deliver. (A
+// publish thus retains once for all its subscribers: one atomic add per
+// event, not per delivery.)
 type Sink interface {
 	Send(f *ring.Frame) bool
 }
@@ -102,6 +105,7 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	f.ID = c.last
 	f.SetBytes(AppendEvent(f.Buf(), f.ID, event, data))
 	p := Published{ID: f.ID}
+	f.Retain(int32(len(c.subs))) // one reference per Send
 	for _, s := range c.subs {
 		if s.sink.Send(f) {
 			p.Delivered++
@@ -120,7 +124,7 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 
 // subscribe adds sink. Under the lock, so that nothing published meanwhile
 // is missed or sent twice, it sends head (if not nil; the caller keeps its
-// reference), then the reset frame and replay that last calls for, and
+// own reference), then the reset frame and replay that last calls for, and
 // registers the subscription for live events.
 func (c *Channel) subscribe(sink Sink, last uint64, hasLast bool, head *ring.Frame) (*Subscription, error) {
 	c.mu.Lock()
@@ -132,6 +136,7 @@ func (c *Channel) subscribe(sink Sink, last uint64, hasLast bool, head *ring.Fra
 		return nil, ErrFull
 	}
 	if head != nil {
+		head.Retain(1)
 		sink.Send(head)
 	}
 	if hasLast {
@@ -151,11 +156,13 @@ func (c *Channel) replayLocked(sink Sink, last uint64) {
 		c.reg.countReset(reset.Reason)
 		f := ring.NewFrame()
 		f.SetBytes(AppendReset(f.Buf(), reset))
-		sink.Send(f)
-		f.Release()
+		sink.Send(f) // takes over our reference
 	}
 	if replay {
-		_ = c.ring.After(after, func(f *ring.Frame) { sink.Send(f) })
+		_ = c.ring.After(after, func(f *ring.Frame) {
+			f.Retain(1)
+			sink.Send(f)
+		})
 	}
 }
 

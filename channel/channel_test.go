@@ -20,12 +20,19 @@ type recorder struct {
 func (r *recorder) Send(f *ring.Frame) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer f.Release() // keeps a copy of the bytes, not the frame
 	if r.closed {
 		return false
 	}
 	r.frames = append(r.frames, string(f.Bytes()))
 	return true
 }
+
+// nopSink drops its reference at once, as a connection does once the
+// frame is written.
+type nopSink struct{}
+
+func (nopSink) Send(f *ring.Frame) bool { f.Release(); return true }
 
 func (r *recorder) got() []string {
 	r.mu.Lock()

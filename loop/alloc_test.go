@@ -16,6 +16,7 @@ func TestSendAndFlushAllocs(t *testing.T) {
 	f := frameOf("id: 1795752898270790\nevent: run.stage\ndata: {\"stage\":\"ai_verify\",\"progress\":40}\n\n")
 	defer f.Release()
 	allocs := testing.AllocsPerRun(1000, func() {
+		f.Retain(4)
 		for i := 0; i < 4; i++ {
 			c.enqueue(f, false)
 		}

@@ -17,6 +17,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(f.Len()))
 	for i := 0; i < b.N; i++ {
+		f.Retain(1)
 		c.enqueue(f, true)
 		if i%1024 == 1023 { // keep the queue bounded
 			c.mu.Lock()
@@ -42,6 +43,7 @@ func BenchmarkFlush(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(f.Len() * perWrite))
 			for i := 0; i < b.N; i++ {
+				f.Retain(int32(perWrite))
 				for j := 0; j < perWrite; j++ {
 					c.enqueue(f, false)
 				}

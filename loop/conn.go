@@ -76,7 +76,6 @@ type Conn struct {
 // any goroutine followed by Resume.
 func (c *Conn) Reply(f *ring.Frame, keepAlive bool) {
 	c.enqueue(f, false)
-	f.Release()
 	switch {
 	case !keepAlive:
 		c.endAfterReply(CloseResponse)
@@ -117,10 +116,11 @@ func (c *Conn) SetOnClose(fn func()) bool {
 	return !closed
 }
 
-// Send queues an event frame on a stream (channel.Sink). It never blocks
-// and never writes: a flusher goroutine does. It reports false when the
-// connection is closing or just went over MaxPendingBytes (it is then
-// closed as a slow consumer).
+// Send queues an event frame on a stream (channel.Sink), taking over the
+// caller's reference. It never blocks and never writes: a flusher
+// goroutine does. It reports false, releasing f, when the connection is
+// closing or just went over MaxPendingBytes (it is then closed as a slow
+// consumer).
 func (c *Conn) Send(f *ring.Frame) bool {
 	return c.enqueue(f, true)
 }

@@ -113,6 +113,5 @@ func (c *Conn) reject(status int, err error, reason CloseReason) {
 		f.SetBytes(httpx.AppendError(f.Buf(), status, false, msg))
 	}
 	c.enqueue(f, false)
-	f.Release()
 	c.endAfterReply(reason)
 }

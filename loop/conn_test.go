@@ -79,10 +79,9 @@ func TestQueuedFramesLeaveInOneWrite(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		f := frameOf("id: " + string(rune('0'+i)) + "\n\n")
 		want.Write(f.Bytes())
-		if !c.enqueue(f, false) {
+		if !c.enqueue(f, false) { // takes over our reference
 			t.Fatal("enqueue refused")
 		}
-		f.Release()
 	}
 	c.flushOwn()
 	if w, fr := s.stats.Writes.Load(), s.stats.FramesOut.Load(); w != 1 || fr != 10 {
@@ -104,9 +103,7 @@ func TestConsumePartialWrites(t *testing.T) {
 	c := &Conn{srv: s}
 	sc := new(flushScratch)
 	for _, b := range []string{"aaaa", "bb", "cccccc"} {
-		f := frameOf(b)
-		c.enqueue(f, false)
-		f.Release()
+		c.enqueue(frameOf(b), false)
 	}
 	steps := []struct {
 		n, off, frames, pending, released int
@@ -125,7 +122,7 @@ func TestConsumePartialWrites(t *testing.T) {
 				i, c.off, len(c.queue), c.pending, len(sc.release), st)
 		}
 	}
-	c.releaseScratch(sc)
+	sc.releaseAll()
 }
 
 // TestPendingLimit: a connection that would go over MaxPendingBytes
@@ -136,15 +133,18 @@ func TestPendingLimit(t *testing.T) {
 	f := frameOf("0123456789")
 	defer f.Release()
 	c.queued = true // keep the flushers away: this Conn has no socket
+	f.Retain(1)
 	if !c.enqueue(f, true) {
 		t.Fatal("a frame within the limit was refused")
 	}
+	f.Retain(1)
 	if c.enqueue(f, true) {
 		t.Fatal("a frame over the limit was accepted")
 	}
 	if !c.closeReq || c.closeReason() != CloseSlowConsumer {
 		t.Fatalf("closeReq %v reason %v, want a slow-consumer close", c.closeReq, c.closeReason())
 	}
+	f.Retain(1)
 	if c.enqueue(f, true) {
 		t.Fatal("a closing connection accepted a frame")
 	}
@@ -167,5 +167,30 @@ func TestCloseReasonNames(t *testing.T) {
 	}
 	if CloseReason(200).String() != "unknown" {
 		t.Fatal("out-of-range reason")
+	}
+}
+
+// TestReleaseAllGroupsReferences: references are dropped exactly once per
+// written frame, however the frames repeat and interleave.
+func TestReleaseAllGroupsReferences(t *testing.T) {
+	shared := frameOf("shared")
+	shared.Retain(40) // 40 writes, plus the test's own reference
+	sc := new(flushScratch)
+	var others []*ring.Frame
+	for i := 0; i < 40; i++ {
+		sc.release = append(sc.release, shared)
+		if i%3 == 0 { // more distinct frames than the grouping table holds
+			f := frameOf("other")
+			others = append(others, f)
+			sc.release = append(sc.release, f)
+		}
+	}
+	sc.releaseAll()
+	if string(shared.Bytes()) != "shared" {
+		t.Fatal("shared frame recycled while the test still holds it")
+	}
+	shared.Release() // the last reference: panics if releaseAll dropped too many
+	if len(sc.release) != 0 {
+		t.Fatal("scratch not emptied")
 	}
 }

@@ -8,33 +8,73 @@ import (
 )
 
 // flushScratch is one writer's reusable space: the iovecs of a sendmsg and
-// the frames to release after it. One per flusher goroutine; pooled for
-// inline flushes.
+// the frames written, whose references are dropped after a whole batch of
+// connections (releaseAll). One per flusher goroutine; pooled for inline
+// flushes.
 type flushScratch struct {
 	iov     [maxIovecs]unix.Iovec
 	release []*ring.Frame
 }
 
+// releaseAll drops the references of the written frames. In a fan-out the
+// same frame was written to every connection of the batch: references are
+// counted per frame and dropped with one atomic operation each, rather
+// than one per connection.
+func (sc *flushScratch) releaseAll() {
+	var pending [8]struct {
+		f *ring.Frame
+		n int32
+	}
+	used := 0
+	drop := func() {
+		for i := range pending[:used] {
+			pending[i].f.ReleaseN(pending[i].n)
+			pending[i].f = nil
+		}
+		used = 0
+	}
+	for i, f := range sc.release {
+		j := 0
+		for j < used && pending[j].f != f {
+			j++
+		}
+		if j == used {
+			if used == len(pending) {
+				drop()
+				j = 0
+			}
+			pending[j].f, pending[j].n = f, 0
+			used = j + 1
+		}
+		pending[j].n++
+		sc.release[i] = nil
+	}
+	drop()
+	sc.release = sc.release[:0]
+}
+
 var scratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
 
-// enqueue appends f (taking its own reference) to the outbound queue. With
-// schedule, a connection that is neither queued nor stalled is handed to a
-// flusher; without, the caller flushes it itself (flushOwn). It reports
-// false, queueing nothing, when the connection is closing or would exceed
-// MaxPendingBytes — in which case it is closed as a slow consumer.
+// enqueue appends f to the outbound queue, taking over the caller's
+// reference. With schedule, a connection that is neither queued nor stalled
+// is handed to a flusher; without, the caller flushes it itself
+// (flushOwn). It reports false, releasing f, when the connection is closing
+// or would exceed MaxPendingBytes — in which case it is closed as a slow
+// consumer.
 func (c *Conn) enqueue(f *ring.Frame, schedule bool) bool {
 	n := f.Len()
 	c.mu.Lock()
 	if c.closed || c.closeReq || c.closeAfter {
 		c.mu.Unlock()
+		f.Release()
 		return false
 	}
 	if c.pending+n > c.srv.cfg.MaxPendingBytes {
 		c.mu.Unlock()
+		f.Release()
 		c.Close(CloseSlowConsumer)
 		return false
 	}
-	f.Retain(1)
 	c.queue = append(c.queue, f)
 	c.pending += n
 	wake := schedule && !c.queued && !c.stalled
@@ -60,6 +100,7 @@ func (c *Conn) flushOwn() {
 	if mine {
 		sc := scratchPool.Get().(*flushScratch)
 		c.flush(sc)
+		sc.releaseAll()
 		scratchPool.Put(sc)
 	}
 }
@@ -112,7 +153,6 @@ func (c *Conn) flush(sc *flushScratch) {
 		c.mu.Unlock()
 	}
 	c.wmu.Unlock()
-	c.releaseScratch(sc)
 	if closeNow {
 		_ = c.nc.Close()
 	}
@@ -189,15 +229,6 @@ func (c *Conn) writable() {
 	if wake {
 		c.srv.flushq.push(c)
 	}
-}
-
-// releaseScratch drops the references of the frames written by a flush.
-func (c *Conn) releaseScratch(sc *flushScratch) {
-	for i, f := range sc.release {
-		f.Release()
-		sc.release[i] = nil
-	}
-	sc.release = sc.release[:0]
 }
 
 // isStalled reports whether c waits for its socket to drain.

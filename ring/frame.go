@@ -86,11 +86,15 @@ func (f *Frame) Retain(n int32) {
 }
 
 // Release drops one reference; the last one recycles the frame.
-func (f *Frame) Release() {
+func (f *Frame) Release() { f.ReleaseN(1) }
+
+// ReleaseN drops n references at once (one atomic operation); the last one
+// recycles the frame.
+func (f *Frame) ReleaseN(n int32) {
 	if f.buf == nil {
 		return
 	}
-	switch n := f.refs.Add(-1); {
+	switch n := f.refs.Add(-n); {
 	case n == 0:
 		bufPool.Put(f.buf)
 		f.buf = nil
