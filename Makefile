@@ -2,7 +2,7 @@
 GO ?= go
 NODE ?= node
 
-.PHONY: run build test test-go test-alloc test-js vet bench fuzz loadtest clean
+.PHONY: run build test test-go test-alloc test-js test-js-real test-browser vet bench fuzz loadtest clean
 
 run:
 	$(GO) run .
@@ -11,9 +11,10 @@ build:
 	$(GO) build -o bin/realtime .
 
 # The normal test run: vet, every Go test under the race detector in random
-# order, the allocation tests (which need a non-race build), the fuzz seed
-# corpora, and the JS client's tests.
-test: vet test-go test-alloc test-js
+# order (the fuzz seed corpora included), the allocation tests (which need a
+# non-race build), the JS client's tests against a mock and against the real
+# server, and the browser test in headless Chromium.
+test: vet test-go test-alloc test-js test-js-real test-browser
 
 vet:
 	$(GO) vet ./...
@@ -26,7 +27,20 @@ test-alloc:
 	$(GO) test -count=1 -run 'Alloc' ./...
 
 test-js:
-	@if [ -f client/package.json ]; then cd client && $(NODE) --test test/; fi
+	cd client && $(NODE) --test test/
+
+# The client's lifecycle tests again, against the real server.
+test-js-real: build
+	cd client && REALTIME_BIN=$(CURDIR)/bin/realtime $(NODE) --test test/
+
+# The client and the demo page in headless Chromium (/usr/bin/chromium, or
+# CHROMIUM_BIN) against the real server, restarted mid-test; writes
+# client/artifacts/demo.png.
+test-browser: build client/node_modules/.package-lock.json
+	cd client && REALTIME_BIN=$(CURDIR)/bin/realtime $(NODE) --test browser/
+
+client/node_modules/.package-lock.json: client/package.json client/package-lock.json
+	cd client && npm ci --no-audit --no-fund
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

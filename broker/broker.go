@@ -136,6 +136,8 @@ func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
 		b.channelInfo(c, req, p[len("/channels/"):])
 	case string(p) == "/realtime.js":
 		b.script(c, req)
+	case string(p) == "/demo" || string(p) == "/":
+		b.demo(c, req)
 	case string(p) == "/healthz":
 		b.healthz(c, req)
 	default:

@@ -42,3 +42,12 @@ func (b *Broker) script(c *loop.Conn, req *httpx.Request) {
 	}
 	b.reply(c, req, 200, "text/javascript; charset=utf-8", client.Script, "ETag", client.ETag, "Cache-Control", "no-cache")
 }
+
+// demo serves GET /demo and GET /: the demo page (client/demo.html).
+func (b *Broker) demo(c *loop.Conn, req *httpx.Request) {
+	if !isMethod(req, "GET") {
+		b.methodNotAllowed(c, req, "GET")
+		return
+	}
+	b.reply(c, req, 200, "text/html; charset=utf-8", client.DemoPage, "Cache-Control", "no-cache", "X-Content-Type-Options", "nosniff")
+}
