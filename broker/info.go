@@ -8,12 +8,7 @@ import (
 
 // channelInfo serves GET /channels/{channel} (SPEC 3.6), for publishers.
 func (b *Broker) channelInfo(c *loop.Conn, req *httpx.Request, name []byte) {
-	if !isMethod(req, "GET") {
-		b.methodNotAllowed(c, req, "GET")
-		return
-	}
-	if !b.validChannel(name) {
-		b.replyError(c, req, 400, "invalid channel name")
+	if !b.checkChannelRequest(c, req, "GET", name) {
 		return
 	}
 	if d := b.authorizePublish(name, req); d != allowed {

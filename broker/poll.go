@@ -20,12 +20,7 @@ const maxPollWait = 30
 // wait=S and nothing to return, the reply is held until an event arrives
 // or S seconds pass; no goroutine is held meanwhile.
 func (b *Broker) poll(c *loop.Conn, req *httpx.Request, name []byte) {
-	if !isMethod(req, "GET") {
-		b.methodNotAllowed(c, req, "GET")
-		return
-	}
-	if !b.validChannel(name) {
-		b.replyError(c, req, 400, "invalid channel name")
+	if !b.checkChannelRequest(c, req, "GET", name) {
 		return
 	}
 	if _, ok := pollWait(req); !ok {

@@ -13,12 +13,7 @@ var jsonBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // publish serves POST /publish/{channel} (SPEC 3.3).
 func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
-	if !isMethod(req, "POST") {
-		b.methodNotAllowed(c, req, "POST")
-		return
-	}
-	if !b.validChannel(name) {
-		b.replyError(c, req, 400, "invalid channel name")
+	if !b.checkChannelRequest(c, req, "POST", name) {
 		return
 	}
 	if req.ContentLength < 0 {

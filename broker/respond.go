@@ -61,3 +61,18 @@ func (b *Broker) replyDenied(c *loop.Conn, req *httpx.Request, d decision) {
 func (b *Broker) methodNotAllowed(c *loop.Conn, req *httpx.Request, allow string) {
 	b.replyError(c, req, 405, "method not allowed", "Allow", allow)
 }
+
+// checkChannelRequest answers a request on /<endpoint>/{channel} that has
+// the wrong method (405) or an invalid channel name (400), and reports
+// whether the request may go on.
+func (b *Broker) checkChannelRequest(c *loop.Conn, req *httpx.Request, method string, name []byte) bool {
+	switch {
+	case !isMethod(req, method):
+		b.methodNotAllowed(c, req, method)
+	case !b.validChannel(name):
+		b.replyError(c, req, 400, "invalid channel name")
+	default:
+		return true
+	}
+	return false
+}

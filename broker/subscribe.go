@@ -13,12 +13,7 @@ import (
 // then register the connection as a stream, with the replay or reset of
 // SPEC 3.2 sent atomically before live events.
 func (b *Broker) subscribe(c *loop.Conn, req *httpx.Request, name []byte) {
-	if !isMethod(req, "GET") {
-		b.methodNotAllowed(c, req, "GET")
-		return
-	}
-	if !b.validChannel(name) {
-		b.replyError(c, req, 400, "invalid channel name")
+	if !b.checkChannelRequest(c, req, "GET", name) {
 		return
 	}
 	b.authorizeThen(c, req, name, b.startStream)
