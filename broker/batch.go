@@ -108,7 +108,7 @@ func (b *Broker) publisherScope(req *httpx.Request) (func([]byte) bool, decision
 	if b.jwt == nil {
 		return nil, unauthenticated
 	}
-	claims, err := b.jwt.Verify(string(tok))
+	claims, err := b.jwt.VerifyBytes(tok)
 	if err != nil {
 		return nil, unauthenticated
 	}
