@@ -45,6 +45,13 @@ client/node_modules/.package-lock.json: client/package.json client/package-lock.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# A load scenario against a fresh server (and nginx+nchan with --peer nchan):
+#   make loadtest SCENARIO=idle ARGS='-n 10000 --peer nchan --rounds 3'
+# See loadtest/README.md; `go run ./bench --help` for the capacity planner.
+SCENARIO ?= fanout
+loadtest:
+	$(GO) run ./loadtest $(SCENARIO) $(ARGS)
+
 # A short coverage-guided run of the parser fuzzer against net/http.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./httpx/
