@@ -38,7 +38,7 @@ func DefaultConfig() Config {
 		Heartbeat:         30 * time.Second,
 		StreamSendBuffer:  64 << 10,
 		Flushers:          runtime.GOMAXPROCS(0),
-		Tick:              10 * time.Millisecond,
+		Tick:              100 * time.Millisecond,
 	}
 }
 
