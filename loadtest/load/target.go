@@ -28,6 +28,16 @@ type Target struct {
 	PIDs    []int   `json:"pids"`    // processes whose CPU and RSS are the server's; may be empty
 }
 
+// appendAuth appends the bearer header, if the target has a token.
+func (t *Target) appendAuth(dst []byte) []byte {
+	if t.Token == "" {
+		return dst
+	}
+	dst = append(dst, "Authorization: Bearer "...)
+	dst = append(dst, t.Token...)
+	return append(dst, "\r\n"...)
+}
+
 // SubscribeRequest appends the GET request that opens a stream on channel,
 // resuming after lastID when it is not empty.
 func (t *Target) SubscribeRequest(dst []byte, channel, lastID string) []byte {
@@ -36,11 +46,7 @@ func (t *Target) SubscribeRequest(dst []byte, channel, lastID string) []byte {
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, t.Addr...)
 	dst = append(dst, "\r\nAccept: text/event-stream\r\n"...)
-	if t.Token != "" {
-		dst = append(dst, "Authorization: Bearer "...)
-		dst = append(dst, t.Token...)
-		dst = append(dst, "\r\n"...)
-	}
+	dst = t.appendAuth(dst)
 	if lastID != "" {
 		dst = append(dst, "Last-Event-ID: "...)
 		dst = append(dst, lastID...)
@@ -57,11 +63,7 @@ func (t *Target) PublishRequest(dst []byte, channel, event string, data []byte) 
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, t.Addr...)
 	dst = append(dst, "\r\nContent-Type: application/json\r\n"...)
-	if t.Token != "" {
-		dst = append(dst, "Authorization: Bearer "...)
-		dst = append(dst, t.Token...)
-		dst = append(dst, "\r\n"...)
-	}
+	dst = t.appendAuth(dst)
 	n := len(data)
 	if t.Dialect == Nchan {
 		dst = append(dst, "Accept: application/json\r\nX-EventSource-Event: "...)
@@ -111,11 +113,7 @@ func (t *Target) BatchRequest(dst []byte, items []BatchItem) []byte {
 	dst = append(dst, "POST /publish HTTP/1.1\r\nHost: "...)
 	dst = append(dst, t.Addr...)
 	dst = append(dst, "\r\nContent-Type: application/json\r\n"...)
-	if t.Token != "" {
-		dst = append(dst, "Authorization: Bearer "...)
-		dst = append(dst, t.Token...)
-		dst = append(dst, "\r\n"...)
-	}
+	dst = t.appendAuth(dst)
 	dst = append(dst, "Content-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n\r\n"...)
