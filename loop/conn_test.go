@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cloudwego/netpoll"
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/ring"
 )
@@ -59,10 +60,18 @@ func pipeConn(t testing.TB, s *Server) (*Conn, *os.File) {
 		syscall.Close(fds[0])
 		peer.Close()
 	})
-	c := &Conn{srv: s, fd: fds[0]}
+	c := &Conn{srv: s, nc: closeOnly{}, fd: fds[0]}
 	s.timers.connOpened(c)
 	return c, peer
 }
+
+// closeOnly stands in for the netpoll connection of a test Conn: a
+// timeout or an error may close it, which then does nothing (the test owns
+// the fd). Any other method would panic: the loop calls none on a Conn
+// it did not accept.
+type closeOnly struct{ netpoll.Connection }
+
+func (closeOnly) Close() error { return nil }
 
 func frameOf(s string) *ring.Frame {
 	f := ring.NewFrame()
