@@ -12,8 +12,8 @@ import (
 // maxBatch is the largest batch of SPEC 3.4.
 const maxBatch = 1000
 
-var (
-	errNotArray     = []byte(`body must be a JSON array`)
+// Errors of batch items.
+const (
 	errItemChannel  = "channel is required and must be a valid channel name"
 	errItemNotAllow = "forbidden"
 )
@@ -44,7 +44,7 @@ func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
 	}
 	items := 0
 	if err := eachElement(buf.Bytes(), func([]byte) error { items++; return nil }); err != nil {
-		b.replyError(c, req, 400, string(errNotArray))
+		b.replyError(c, req, 400, err.Error())
 		return
 	}
 	if items > maxBatch {

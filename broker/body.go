@@ -17,6 +17,7 @@ var (
 	errEventNotStr   = errors.New("event must be a string")
 	errEventName     = errors.New("event must match ^[a-zA-Z0-9:_.-]{1,64}$")
 	errEventReserved = errors.New("event names starting with realtime. are reserved")
+	errNotArray      = errors.New("body must be a JSON array")
 )
 
 // nameChars are the characters of channel names (default pattern) and
@@ -121,7 +122,7 @@ func eachMember(obj []byte, fn func(key, val []byte) error) error {
 // eachElement calls fn with every element of the compact JSON array arr.
 func eachElement(arr []byte, fn func(el []byte) error) error {
 	if len(arr) < 2 || arr[0] != '[' {
-		return errors.New("body must be a JSON array")
+		return errNotArray
 	}
 	for i := 1; i < len(arr) && arr[i] != ']'; {
 		end := skipValue(arr, i)
