@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -244,4 +245,11 @@ func (st *stream) expectClosed() {
 // frame is the byte-exact event frame of SPEC 3.1.
 func frame(id uint64, event, data string) string {
 	return fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, event, data)
+}
+
+func mustJSON(t testing.TB, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
 }
