@@ -77,9 +77,6 @@ type Info struct {
 	Buffered    int
 }
 
-// Name returns the channel's name.
-func (c *Channel) Name() string { return c.name }
-
 // Info returns a snapshot of the channel.
 func (c *Channel) Info() Info {
 	c.mu.Lock()
@@ -213,6 +210,3 @@ func (s *Subscription) Cancel() {
 		c.reg.evictor.arm(c, c.idleSince+int64(c.reg.cfg.IdleTTL))
 	}
 }
-
-// Channel returns the subscribed channel.
-func (s *Subscription) Channel() *Channel { return s.ch }

@@ -161,9 +161,6 @@ func (c *Conn) Resume() {
 	c.flushOwn()
 }
 
-// Fd returns the socket's descriptor, for logging.
-func (c *Conn) Fd() int { return c.fd }
-
 // IsStream reports whether StartStream was called.
 func (c *Conn) IsStream() bool { return c.mode.Load() == modeStream }
 

@@ -54,10 +54,6 @@ func init() {
 	_ = netpoll.Configure(netpoll.Config{BufferSize: 256, LoggerOutput: io.Discard})
 }
 
-// SetNetpollLog sends netpoll's own log lines to w (they are discarded by
-// default).
-func SetNetpollLog(w io.Writer) { _ = netpoll.Configure(netpoll.Config{LoggerOutput: w}) }
-
 // New returns a server that hands requests to h. cfg must be valid.
 func New(cfg Config, h Handler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -91,9 +87,6 @@ func New(cfg Config, h Handler) (*Server, error) {
 
 // Stats returns the server's counters.
 func (s *Server) Stats() *Stats { return &s.stats }
-
-// Config returns the server's configuration.
-func (s *Server) Config() Config { return s.cfg }
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
 func (s *Server) Serve(ln net.Listener) error {

@@ -63,11 +63,8 @@ func (f *Frame) Bytes() []byte {
 // Len is len(f.Bytes()).
 func (f *Frame) Len() int { return len(f.Bytes()) }
 
-// Append appends b to the frame. Only the creator may call it, before the
-// frame is shared.
-func (f *Frame) Append(b ...byte) { f.buf.B = append(f.buf.B, b...) }
-
-// AppendString appends s to the frame, under the same rule as Append.
+// AppendString appends s to the frame. Only the creator may call it,
+// before the frame is shared.
 func (f *Frame) AppendString(s string) { f.buf.B = append(f.buf.B, s...) }
 
 // SetBytes replaces the frame's bytes with b built by the caller, typically
@@ -75,7 +72,7 @@ func (f *Frame) AppendString(s string) { f.buf.B = append(f.buf.B, s...) }
 func (f *Frame) SetBytes(b []byte) { f.buf.B = b }
 
 // Buf returns the frame's buffer for appending in place (f.SetBytes(
-// append(f.Buf(), ...))); same rule as Append.
+// append(f.Buf(), ...))); same rule as AppendString.
 func (f *Frame) Buf() []byte { return f.buf.B }
 
 // Retain adds n references.

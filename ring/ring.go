@@ -27,9 +27,6 @@ func New(capacity int) *Ring {
 	return &Ring{limit: capacity}
 }
 
-// Cap is the capacity given to New.
-func (r *Ring) Cap() int { return r.limit }
-
 // Len is the number of stored frames.
 func (r *Ring) Len() int { return r.size }
 
@@ -87,13 +84,6 @@ func (r *Ring) After(id uint64, fn func(*Frame)) error {
 		fn(r.at(i))
 	}
 	return nil
-}
-
-// Each calls fn for every stored frame, oldest first.
-func (r *Ring) Each(fn func(*Frame)) {
-	for i := 0; i < r.size; i++ {
-		fn(r.at(i))
-	}
 }
 
 // Clear releases every stored frame and empties the ring.
