@@ -68,7 +68,7 @@ func (f *Frame) Len() int { return len(f.Bytes()) }
 func (f *Frame) AppendString(s string) { f.buf.B = append(f.buf.B, s...) }
 
 // SetBytes replaces the frame's bytes with b built by the caller, typically
-// from f.Buf()[:0]; same rule as Append.
+// from f.Buf()[:0]; same rule as AppendString.
 func (f *Frame) SetBytes(b []byte) { f.buf.B = b }
 
 // Buf returns the frame's buffer for appending in place (f.SetBytes(
