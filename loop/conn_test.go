@@ -131,7 +131,7 @@ func TestConsumePartialWrites(t *testing.T) {
 				i, c.off, len(c.queue), c.pending, len(sc.release), st)
 		}
 	}
-	sc.releaseAll()
+	sc.finish(&s.stats)
 }
 
 // TestPendingLimit: a connection that would go over MaxPendingBytes
@@ -179,9 +179,9 @@ func TestCloseReasonNames(t *testing.T) {
 	}
 }
 
-// TestReleaseAllGroupsReferences: references are dropped exactly once per
+// TestFinishGroupsReferences: references are dropped exactly once per
 // written frame, however the frames repeat and interleave.
-func TestReleaseAllGroupsReferences(t *testing.T) {
+func TestFinishGroupsReferences(t *testing.T) {
 	shared := frameOf("shared")
 	shared.Retain(40) // 40 writes, plus the test's own reference
 	sc := new(flushScratch)
@@ -194,11 +194,11 @@ func TestReleaseAllGroupsReferences(t *testing.T) {
 			sc.release = append(sc.release, f)
 		}
 	}
-	sc.releaseAll()
+	sc.finish(new(Stats))
 	if string(shared.Bytes()) != "shared" {
 		t.Fatal("shared frame recycled while the test still holds it")
 	}
-	shared.Release() // the last reference: panics if releaseAll dropped too many
+	shared.Release() // the last reference: panics if finish dropped too many
 	if len(sc.release) != 0 {
 		t.Fatal("scratch not emptied")
 	}

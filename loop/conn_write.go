@@ -7,20 +7,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// flushScratch is one writer's reusable space: the iovecs of a sendmsg and
-// the frames written, whose references are dropped after a whole batch of
-// connections (releaseAll). One per flusher goroutine; pooled for inline
-// flushes.
+// flushScratch is one writer's reusable space: the iovecs of a sendmsg, the
+// frames written, whose references are dropped after a whole batch of
+// connections, and the batch's write counters (finish). One per flusher
+// goroutine; pooled for inline flushes.
 type flushScratch struct {
 	iov     [maxIovecs]unix.Iovec
 	release []*ring.Frame
+	writes  uint64 // sendmsg calls that wrote bytes
+	bytes   uint64 // bytes they wrote
 }
 
-// releaseAll drops the references of the written frames. In a fan-out the
-// same frame was written to every connection of the batch: references are
-// counted per frame and dropped with one atomic operation each, rather
-// than one per connection.
-func (sc *flushScratch) releaseAll() {
+// finish ends a batch: it adds the batch's counters to st (one atomic add
+// each per batch, not per write: both flushers share these counters) and
+// drops the references of the written frames. In a fan-out the same frame
+// was written to every connection of the batch: references are counted per
+// frame and dropped with one atomic operation each, rather than one per
+// connection.
+func (sc *flushScratch) finish(st *Stats) {
+	if sc.writes > 0 {
+		st.Writes.Add(sc.writes)
+		st.BytesOut.Add(sc.bytes)
+		st.FramesOut.Add(uint64(len(sc.release)))
+		sc.writes, sc.bytes = 0, 0
+	}
 	var pending [8]struct {
 		f *ring.Frame
 		n int32
@@ -100,7 +110,7 @@ func (c *Conn) flushOwn() {
 	if mine {
 		sc := scratchPool.Get().(*flushScratch)
 		c.flush(sc)
-		sc.releaseAll()
+		sc.finish(&c.srv.stats)
 		scratchPool.Put(sc)
 	}
 }
@@ -174,9 +184,8 @@ func (c *Conn) gatherLocked(sc *flushScratch) []unix.Iovec {
 // consumeLocked drops n written bytes from the head of the queue, moving
 // fully written frames to sc.release. mu is held.
 func (c *Conn) consumeLocked(n int, sc *flushScratch) {
-	st := &c.srv.stats
-	st.Writes.Add(1)
-	st.BytesOut.Add(uint64(n))
+	sc.writes++
+	sc.bytes += uint64(n)
 	c.lastWrite.Store(c.srv.timers.now())
 	c.pending -= n
 	done := 0
@@ -191,7 +200,6 @@ func (c *Conn) consumeLocked(n int, sc *flushScratch) {
 		sc.release = append(sc.release, c.queue[done])
 		done++
 	}
-	st.FramesOut.Add(uint64(done))
 	if done == len(c.queue) {
 		clear(c.queue)
 		if cap(c.queue) > 64 { // a burst grew it: give the memory back

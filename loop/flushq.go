@@ -81,6 +81,6 @@ func (s *Server) flusher() {
 			c.flush(sc)
 			batch[i] = nil
 		}
-		sc.releaseAll()
+		sc.finish(&s.stats)
 	}
 }
