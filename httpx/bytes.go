@@ -20,6 +20,8 @@ const (
 	strTransferEncoding = "Transfer-Encoding"
 	strCookie           = "Cookie"
 	strContentType      = "Content-Type"
+	strExpect           = "Expect"
+	strContinue         = "100-continue"
 
 	strChunked   = "chunked"
 	strClose     = "close"

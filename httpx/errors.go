@@ -6,6 +6,17 @@ import "errors"
 // request. The caller keeps the bytes, reads more and calls Parse again with all of them.
 var ErrNeedMore = errors.New("httpx: need more data")
 
+// ErrNeedBody is the ErrNeedMore of a request whose head is complete and
+// whose body is not: unlike after other errors, the head's fields of the
+// Request are valid, so a server may answer "Expect: 100-continue" now.
+// errors.Is(ErrNeedBody, ErrNeedMore) is true.
+var ErrNeedBody error = needBody{}
+
+type needBody struct{}
+
+func (needBody) Error() string        { return "httpx: need more data (body)" }
+func (needBody) Is(target error) bool { return target == ErrNeedMore }
+
 // Error is a parse error that maps to an HTTP status. After one the caller should
 // answer with Status (see AppendError) and close the connection: the stream is no
 // longer framed. Error values are immutable and shared.
@@ -30,6 +41,7 @@ var (
 	ErrBodyTooLarge   = &Error{413, "request body too large"}
 	ErrLengthRequired = &Error{411, "length required"}
 	ErrVersion        = &Error{505, "http version not supported"}
+	ErrExpectation    = &Error{417, "unsupported expectation"}
 )
 
 // More specific 400 errors. They match ErrMalformed under errors.Is.
@@ -44,6 +56,7 @@ var (
 	errHeaderValue       = &Error{400, "invalid header value"}
 	errObsFold           = &Error{400, "obsolete header line folding"}
 	errDuplicateHost     = &Error{400, "duplicate Host header"}
+	errMissingHost       = &Error{400, "missing Host header"}
 	errContentLength     = &Error{400, "invalid Content-Length"}
 	errConflictingLength = &Error{400, "conflicting Content-Length values"}
 	errTEWithLength      = &Error{400, "Transfer-Encoding with Content-Length"}

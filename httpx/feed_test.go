@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -18,7 +19,7 @@ func feed(r *Request, chunks [][]byte) ([]snap, error) {
 		pending = append(pending, c...)
 		for len(pending) > 0 {
 			n, err := r.Parse(pending)
-			if err == ErrNeedMore {
+			if errors.Is(err, ErrNeedMore) {
 				break
 			}
 			if err != nil {

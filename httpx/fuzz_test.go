@@ -51,7 +51,7 @@ func checkParse(t *testing.T, r *Request, data []byte) int {
 		t.Fatalf("Parse = %d, %v for %d bytes", n, err, len(data))
 	}
 	var perr *Error
-	if err != nil && err != ErrNeedMore && !errors.As(err, &perr) {
+	if err != nil && !errors.Is(err, ErrNeedMore) && !errors.As(err, &perr) {
 		t.Fatalf("untyped error %v", err)
 	}
 	if err != nil {
@@ -60,7 +60,7 @@ func checkParse(t *testing.T, r *Request, data []byte) int {
 	r.Query("a")
 	r.Cookie("a")
 	want := snapshot(r)
-	if _, err := r.Parse(data[:n-1]); err != ErrNeedMore {
+	if _, err := r.Parse(data[:n-1]); !errors.Is(err, ErrNeedMore) {
 		t.Fatalf("prefix of an accepted request: %v", err)
 	}
 	if n2, err := r.Parse(data[:n]); n2 != n || err != nil || !reflect.DeepEqual(snapshot(r), want) {

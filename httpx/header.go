@@ -41,6 +41,10 @@ func (r *Request) noteHeader(name, value []byte) error {
 			r.close = r.close || containsToken(value, strClose)
 			r.keep = r.keep || containsToken(value, strKeepAlive)
 		}
+	case len(strExpect):
+		if equalFold(name, strExpect) {
+			r.expect = value
+		}
 	case len(strContentLength):
 		if equalFold(name, strContentLength) {
 			return r.noteContentLength(value)

@@ -77,6 +77,8 @@ func invalidCases() []invalidCase {
 		{"conflicting list", "POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n", 0, errConflictingLength, 400},
 		{"differently spelled", "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\n", 0, errConflictingLength, 400},
 		{"body too large", "POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", 0, ErrBodyTooLarge, 413},
+		{"http11 without host", "GET / HTTP/1.1\r\nX: y\r\n\r\n", 0, errMissingHost, 400},
+		{"unknown expectation", "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 0, ErrExpectation, 417},
 		{"huge length", "POST / HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n", 0, ErrBodyTooLarge, 413},
 		{"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, ErrLengthRequired, 411},
 		{"gzip chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: CHUNKED\r\n\r\n", 0, ErrLengthRequired, 411},
@@ -124,7 +126,7 @@ func TestParseInvalidPrefixes(t *testing.T) {
 				switch {
 				case err == error(c.want):
 					failed = true
-				case err == ErrNeedMore && !failed:
+				case errors.Is(err, ErrNeedMore) && !failed:
 				default:
 					t.Fatalf("prefix %d: %v (failed before: %v)", k, err, failed)
 				}
@@ -171,6 +173,8 @@ var acceptedByNetHTTP = map[string]string{
 	"TE and CL":             "RFC 9112 6.1: ought to be handled as an error (smuggling)",
 	"body too large":        "our body limit",
 	"huge length":           "our body limit",
+	"http11 without host":   "RFC 9112 3.2: a server must answer 400 (net/http's server does; ReadRequest does not check)",
+	"unknown expectation":   "RFC 9110 10.1.1: 417 (net/http's server does; ReadRequest does not check)",
 	"too many headers":      "our header count limit",
 	"long header":           "our head limit",
 	"head one over limit":   "our head limit",

@@ -6,7 +6,9 @@ import "bytes"
 // buf and returns how many bytes it used; the next pipelined request starts at buf[n:].
 //
 // It returns ErrNeedMore when buf holds only a prefix of a request; the caller keeps
-// the bytes and calls Parse again with more. A head longer than the head limit is
+// the bytes and calls Parse again with more. When the head is complete and only the
+// body is missing, the error is ErrNeedBody (which errors.Is ErrNeedMore) and the
+// head's fields are valid. A head longer than the head limit is
 // reported as ErrHeaderTooLarge as soon as len(buf) exceeds the limit, and a
 // Content-Length over the body limit as ErrBodyTooLarge as soon as the head is
 // complete, without waiting for the body. Any other problem is an *Error (400, 411,
@@ -22,6 +24,8 @@ import "bytes"
 // and 1.1 only: 505), obsolete line folding and whitespace before a header colon
 // (400), the asterisk-form (OPTIONS only), the absolute-form (http or https, plain
 // host, no userinfo), CONNECT targets, and any Transfer-Encoding (see checkFraming).
+// Like a net/http server (not its ReadRequest), it refuses HTTP/1.1 without Host (400,
+// RFC 9112 3.2) and an Expect other than 100-continue (417).
 // It is laxer in two places: a Content-Length list of equal values ("5, 5") is taken
 // as that value (RFC 9110 section 8.6), and a '#fragment' in the target is dropped.
 func (r *Request) Parse(buf []byte) (n int, err error) {
@@ -44,10 +48,13 @@ func (r *Request) Parse(buf []byte) (n int, err error) {
 	if r.ContentLength > r.bodyLimit() {
 		return 0, ErrBodyTooLarge
 	}
+	if err := r.checkHead(); err != nil {
+		return 0, err
+	}
 	end := pos
 	if r.ContentLength > 0 {
 		if int64(len(buf)-pos) < r.ContentLength {
-			return 0, ErrNeedMore
+			return 0, ErrNeedBody
 		}
 		end = pos + int(r.ContentLength)
 	}
@@ -151,4 +158,23 @@ func (r *Request) parseVersion(v []byte) error {
 		}
 	}
 	return ErrVersion
+}
+
+// checkHead applies the rules of RFC 9112 and 9110 that concern the head as a
+// whole: HTTP/1.1 needs a Host header; the only expectation understood is
+// 100-continue (an HTTP/1.0 request's Expect is ignored, RFC 9110 10.1.1).
+func (r *Request) checkHead() error {
+	if r.ProtoMinor == 1 && !r.hasHost {
+		return errMissingHost
+	}
+	if r.expect != nil && r.ProtoMinor == 1 && !equalFold(r.expect, strContinue) {
+		return ErrExpectation
+	}
+	return nil
+}
+
+// ExpectsContinue reports whether the request asked for a "100 Continue"
+// before sending its body (an HTTP/1.1 "Expect: 100-continue").
+func (r *Request) ExpectsContinue() bool {
+	return r.expect != nil && r.ProtoMinor == 1
 }

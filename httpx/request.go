@@ -41,6 +41,7 @@ type Request struct {
 	scratch []byte             // decoded Path and Query values; emptied by Parse/Reset
 	rawCL   []byte             // first Content-Length element as sent, for duplicate checks
 	te      []byte             // value of the last Transfer-Encoding header
+	expect  []byte             // value of the last Expect header, nil if none
 	hasTE   bool               // a Transfer-Encoding header was seen
 	hasHost bool               // a Host header was seen
 	close   bool               // a Connection header holds "close"
@@ -58,7 +59,7 @@ func (r *Request) Reset() {
 	r.Body = nil
 	r.KeepAlive = false
 	r.scratch = r.scratch[:0]
-	r.rawCL, r.te = nil, nil
+	r.rawCL, r.te, r.expect = nil, nil, nil
 	r.hasTE, r.hasHost, r.close, r.keep = false, false, false, false
 }
 

@@ -32,7 +32,7 @@ func TestHeaderLookup(t *testing.T) {
 
 func TestHasToken(t *testing.T) {
 	var r Request
-	mustParse(t, &r, "GET / HTTP/1.1\r\nConnection: keep-alive ,\tUpgrade\r\nConnection: x-close\r\n\r\n")
+	mustParse(t, &r, "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive ,\tUpgrade\r\nConnection: x-close\r\n\r\n")
 	for tok, want := range map[string]bool{"upgrade": true, "KEEP-ALIVE": true, "x-close": true, "close": false, "": false} {
 		if got := r.HasToken("connection", tok); got != want {
 			t.Errorf("HasToken(connection, %q) = %v", tok, got)
@@ -45,7 +45,7 @@ func TestHasToken(t *testing.T) {
 
 func TestCookie(t *testing.T) {
 	var r Request
-	mustParse(t, &r, "GET / HTTP/1.1\r\nCookie: a=1; b=\"two\" ;c=;flag; Sid=upper\r\n"+
+	mustParse(t, &r, "GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; b=\"two\" ;c=;flag; Sid=upper\r\n"+
 		"X-Cookie: z=9\r\ncookie: d=4; a=shadowed; q=\"\r\n\r\n")
 	cases := []struct {
 		name, want string
@@ -65,7 +65,7 @@ func TestCookie(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	var r Request
-	mustParse(t, &r, "GET /p?a=1&b=x+y%21&a=2&e&emp=&bad=%zz&bad=ok&sp%20ace=1&semi=1;x=2&pl+us=3&&=v#f HTTP/1.1\r\n\r\n")
+	mustParse(t, &r, "GET /p?a=1&b=x+y%21&a=2&e&emp=&bad=%zz&bad=ok&sp%20ace=1&semi=1;x=2&pl+us=3&&=v#f HTTP/1.1\r\nHost: h\r\n\r\n")
 	cases := []struct {
 		name, want string
 		ok         bool
@@ -118,7 +118,7 @@ func checkQuery(t *testing.T, q string) {
 func TestDecodedSlicesStayValid(t *testing.T) {
 	var r Request
 	long := strings.Repeat("%41", 300)
-	mustParse(t, &r, "GET /%41b?x=%41&y="+long+"&z=%42 HTTP/1.1\r\n\r\n")
+	mustParse(t, &r, "GET /%41b?x=%41&y="+long+"&z=%42 HTTP/1.1\r\nHost: h\r\n\r\n")
 	x, _ := r.Query("x")
 	y, _ := r.Query("y")
 	z, _ := r.Query("z")
@@ -132,7 +132,7 @@ func TestDecodedSlicesStayValid(t *testing.T) {
 
 func TestResetKeepsLimits(t *testing.T) {
 	r := Request{MaxHeaderBytes: 100, MaxBodyBytes: 3}
-	mustParse(t, &r, "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+	mustParse(t, &r, "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
 	r.Reset()
 	if r.MaxHeaderBytes != 100 || r.MaxBodyBytes != 3 {
 		t.Fatal("Reset changed the limits")
