@@ -63,6 +63,20 @@ func (f *Frame) Bytes() []byte {
 // Len is len(f.Bytes()).
 func (f *Frame) Len() int { return len(f.Bytes()) }
 
+// frameOverhead approximates what a frame holds besides its buffer's
+// capacity: the Frame and ByteBuffer headers and a ring slot.
+const frameOverhead = 80
+
+// Cost is the memory a frame holds: its buffer's capacity (a pooled buffer
+// may be larger than its bytes) and its headers. It does not change once
+// the frame is shared.
+func (f *Frame) Cost() int64 {
+	if f.buf == nil {
+		return int64(len(f.static)) + frameOverhead
+	}
+	return int64(cap(f.buf.B)) + frameOverhead
+}
+
 // AppendString appends s to the frame. Only the creator may call it,
 // before the frame is shared.
 func (f *Frame) AppendString(s string) { f.buf.B = append(f.buf.B, s...) }

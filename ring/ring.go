@@ -17,6 +17,7 @@ type Ring struct {
 	head   int      // index of the oldest frame in frames
 	size   int      // number of stored frames
 	limit  int      // capacity
+	cost   int64    // sum of Cost() of the stored frames
 }
 
 // New returns an empty ring that keeps at most capacity frames (0 keeps none).
@@ -30,6 +31,9 @@ func New(capacity int) *Ring {
 // Len is the number of stored frames.
 func (r *Ring) Len() int { return r.size }
 
+// Cost is the memory the stored frames hold (the sum of their Cost).
+func (r *Ring) Cost() int64 { return r.cost }
+
 // Push stores f, taking over the caller's reference to it. When the ring is
 // full the oldest frame leaves it and is returned, and the caller must
 // Release it (outside any lock, if it likes); otherwise Push returns nil.
@@ -41,15 +45,49 @@ func (r *Ring) Push(f *Frame) (evicted *Frame) {
 	if r.limit == 0 {
 		return f
 	}
-	if r.size < r.limit { // still growing: head is 0 until the ring is full
-		r.frames = append(r.frames, f)
-		r.size++
+	r.cost += f.Cost()
+	if r.size < r.limit {
+		r.pushBack(f)
 		return nil
 	}
 	evicted = r.frames[r.head]
+	r.cost -= evicted.Cost()
 	r.frames[r.head] = f
-	r.head = (r.head + 1) % r.limit
+	r.head = (r.head + 1) % len(r.frames)
 	return evicted
+}
+
+// pushBack stores f after the newest frame of a ring below capacity,
+// growing frames when no slot is free.
+func (r *Ring) pushBack(f *Frame) {
+	switch {
+	case r.size < len(r.frames):
+		r.frames[(r.head+r.size)%len(r.frames)] = f
+	case r.head == 0:
+		r.frames = append(r.frames, f)
+	default: // full after DropOldest wrapped it: unwrap, then grow
+		r.frames = append(append(make([]*Frame, 0, r.size+1), r.frames[r.head:]...), r.frames[:r.head]...)
+		r.frames, r.head = append(r.frames, f), 0
+	}
+	r.size++
+}
+
+// DropOldest removes the oldest frame and returns it (nil when empty); the
+// caller must Release it. The ring then answers ErrEvicted for ids before
+// the new oldest frame, as if it had been pushed out.
+func (r *Ring) DropOldest() *Frame {
+	if r.size == 0 {
+		return nil
+	}
+	f := r.frames[r.head]
+	r.frames[r.head] = nil
+	r.cost -= f.Cost()
+	r.head = (r.head + 1) % len(r.frames)
+	r.size--
+	if r.size == 0 {
+		r.frames, r.head = r.frames[:0], 0
+	}
+	return f
 }
 
 // Oldest returns the id of the oldest stored frame.
@@ -92,7 +130,7 @@ func (r *Ring) Clear() {
 		r.at(i).Release()
 	}
 	clear(r.frames)
-	r.frames, r.head, r.size = r.frames[:0], 0, 0
+	r.frames, r.head, r.size, r.cost = r.frames[:0], 0, 0, 0
 }
 
 // at returns the i-th oldest frame, 0 <= i < r.size.

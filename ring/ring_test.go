@@ -2,6 +2,7 @@ package ring
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -140,5 +141,80 @@ func TestStaticFrame(t *testing.T) {
 	}
 	if string(s.Bytes()) != ": hb\n\n" || s.Len() != 6 {
 		t.Fatal("static frame changed")
+	}
+}
+
+// TestRingDropOldestAgainstModel pushes and drops at random and compares
+// the ring with a plain slice: contents, oldest/newest, lookups and cost.
+func TestRingDropOldestAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, capacity := range []int{1, 2, 5, 16} {
+		r := New(capacity)
+		var model []*Frame
+		next := uint64(1000)
+		for step := 0; step < 5000; step++ {
+			if rng.IntN(3) == 0 {
+				f := r.DropOldest()
+				if (f == nil) != (len(model) == 0) || (f != nil && f != model[0]) {
+					t.Fatalf("cap %d step %d: DropOldest = %v, model %d frames", capacity, step, f, len(model))
+				}
+				if f != nil {
+					model = model[1:]
+					f.Release()
+				}
+			} else {
+				f := frame(next)
+				next++
+				full := len(model) == capacity
+				ev := r.Push(f)
+				if (ev != nil) != full {
+					t.Fatalf("cap %d step %d: Push evicted %v with %d frames stored", capacity, step, ev != nil, len(model))
+				}
+				if ev != nil {
+					if len(model) == 0 || ev != model[0] {
+						t.Fatalf("cap %d step %d: Push evicted the wrong frame", capacity, step)
+					}
+					model = model[1:]
+					ev.Release()
+				}
+				model = append(model, f)
+			}
+			checkModel(t, r, model, next-1)
+		}
+		r.Clear()
+	}
+}
+
+func checkModel(t *testing.T, r *Ring, model []*Frame, newest uint64) {
+	t.Helper()
+	var cost int64
+	for _, f := range model {
+		cost += f.Cost()
+	}
+	if r.Len() != len(model) || r.Cost() != cost {
+		t.Fatalf("len %d cost %d, model %d %d", r.Len(), r.Cost(), len(model), cost)
+	}
+	if len(model) == 0 {
+		return
+	}
+	if o, _ := r.Oldest(); o != model[0].ID {
+		t.Fatalf("oldest %d, model %d", o, model[0].ID)
+	}
+	if n, _ := r.Newest(); n != newest {
+		t.Fatalf("newest %d, model %d", n, newest)
+	}
+	got, err := ids(r, model[0].ID-1)
+	if err != nil || len(got) != len(model) {
+		t.Fatalf("After(oldest-1) = %v, %v; model %d frames", got, err, len(model))
+	}
+	for i, id := range got {
+		if id != model[i].ID {
+			t.Fatalf("After: %v", got)
+		}
+	}
+	if model[0].ID > 1 {
+		if _, err := ids(r, model[0].ID-2); !errors.Is(err, ErrEvicted) {
+			t.Fatalf("After(oldest-2): %v, want ErrEvicted", err)
+		}
 	}
 }
