@@ -18,7 +18,7 @@ func TestSendAndFlushAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		f.Retain(4)
 		for i := 0; i < 4; i++ {
-			c.enqueue(f, false)
+			c.enqueue(f, true, false)
 		}
 		c.flushOwn()
 	})

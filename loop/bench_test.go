@@ -11,14 +11,14 @@ var benchFrame = "id: 1795752898270790\nevent: run.stage\ndata: {\"stage\":\"ai_
 // shared frame on one subscriber connection.
 func BenchmarkEnqueue(b *testing.B) {
 	s := testServer(b, nil)
-	c := &Conn{srv: s, queued: true} // queued: nobody flushes this socket-less Conn
+	c := &Conn{srv: s, ws: writeQueued} // queued: nobody flushes this socket-less Conn
 	f := frameOf(benchFrame)
 	defer f.Release()
 	b.ReportAllocs()
 	b.SetBytes(int64(f.Len()))
 	for i := 0; i < b.N; i++ {
 		f.Retain(1)
-		c.enqueue(f, true)
+		c.enqueue(f, true, true)
 		if i%1024 == 1023 { // keep the queue bounded
 			c.mu.Lock()
 			for _, q := range c.queue {
@@ -45,7 +45,7 @@ func BenchmarkFlush(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				f.Retain(int32(perWrite))
 				for j := 0; j < perWrite; j++ {
-					c.enqueue(f, false)
+					c.enqueue(f, true, false)
 				}
 				c.flushOwn()
 			}

@@ -18,14 +18,15 @@ type Config struct {
 	WriteStallTimeout time.Duration // a connection whose socket accepts nothing this long is closed
 	HeaderTimeout     time.Duration // a request head must complete within this
 	IdleTimeout       time.Duration // a keep-alive connection between requests is closed after this
-	Heartbeat         time.Duration // a stream with no write for this long gets a heartbeat comment
+	Heartbeat         time.Duration // a stream with no write for this long gets HeartbeatFrame
+	HeartbeatFrame    []byte        // the bytes of a heartbeat (the broker's SSE comment frame); the loop does not know SSE
 	StreamSendBuffer  int           // SO_SNDBUF of an event stream, so a stalled peer cannot pin megabytes of kernel memory; 0 keeps the kernel's
 	Flushers          int           // goroutines that write queued bytes to sockets
 	Tick              time.Duration // timer granularity
 }
 
 // DefaultConfig returns the defaults of SPEC section 2, with MaxConns taken
-// from RLIMIT_NOFILE.
+// from RLIMIT_NOFILE. HeartbeatFrame is left for the application to set.
 func DefaultConfig() Config {
 	return Config{
 		MaxConns:          defaultMaxConns(),
@@ -55,6 +56,8 @@ func (c Config) Validate() error {
 		return errors.New("loop: max pending bytes must be positive")
 	case c.WriteStallTimeout <= 0, c.HeaderTimeout <= 0, c.IdleTimeout <= 0, c.Heartbeat <= 0:
 		return errors.New("loop: timeouts and heartbeat must be positive")
+	case len(c.HeartbeatFrame) == 0:
+		return errors.New("loop: heartbeat frame must be set")
 	case c.StreamSendBuffer < 0:
 		return errors.New("loop: stream send buffer must not be negative")
 	case c.Flushers <= 0:

@@ -11,22 +11,17 @@ import (
 	"github.com/workkit/realtime/wheel"
 )
 
-// Connection modes.
-const (
-	modeRequest uint32 = iota // serving HTTP requests
-	modeStream                // an event stream: further input is discarded
-)
-
 // Conn is one client connection. Handlers answer requests on it with Reply
 // or turn it into an event stream with StartStream; as a stream it is a
-// channel.Sink. Its exported methods are safe for concurrent use.
+// channel.Sink. Its exported methods are safe for concurrent use. Its
+// lifecycle is the connState diagram of conn_state.go.
 //
 // Three locks, always taken in this order (see DESIGN.md):
 //
 //	rmu  request handling: netpoll's OnRequest, or Resume after a deferred reply
 //	wmu  socket writes and the fd's lifetime: held across one non-blocking sendmsg,
 //	     and by the close callback so the fd is never written after netpoll closes it
-//	mu   the outbound queue and write state; never held across a syscall
+//	mu   the lifecycle state, the outbound queue and the write state; never held across a syscall
 type Conn struct {
 	// Context is context.Background; embedding it lets netpoll hand the
 	// *Conn back to OnRequest as its ctx without an allocation.
@@ -36,26 +31,26 @@ type Conn struct {
 	nc  netpoll.Connection // immutable
 	fd  int                // immutable; valid until the close callback has run
 
-	rmu      sync.Mutex
-	carry    *bytebufferpool.ByteBuffer // guarded by rmu; bytes of an incomplete request
-	deferred atomic.Bool                // a handler deferred its reply (Defer/Resume)
-	ending   atomic.Bool                // no further requests are read (closing after a reply)
+	rmu       sync.Mutex
+	carry     *bytebufferpool.ByteBuffer // guarded by rmu; bytes of an incomplete request
+	discarded int                        // guarded by rmu; input bytes a stream's peer sent after its request
+	continued bool                       // guarded by rmu; "100 Continue" was sent for the request in carry
 
-	wmu sync.Mutex
+	wmu        sync.Mutex
+	wpollArmed bool // guarded by wmu; fd is registered with the write poller
 
-	mu         sync.Mutex
-	queue      []*ring.Frame // guarded by mu; frames to write, oldest first, one reference each
-	off        int           // guarded by mu; bytes of queue[0] already written
-	pending    int           // guarded by mu; unwritten bytes in queue
-	queued     bool          // guarded by mu; in the flush queue or being flushed
-	stalled    bool          // guarded by mu; socket full, waiting for EPOLLOUT
-	closeAfter bool          // guarded by mu; close once the queue is written
-	closeReq   bool          // guarded by mu; close as soon as a flusher sees it
-	closed     bool          // guarded by mu; the close callback ran: nothing is written any more
-	onClose    func()        // guarded by mu; the stream's cleanup, run once by the close callback
-	wpollArmed bool          // guarded by wmu; fd is registered with the write poller
+	mu       sync.Mutex
+	st       atomic.Uint32 // connState; written under mu only (conn_state.go), read anywhere
+	ws       writeState    // guarded by mu
+	queue    []*ring.Frame // guarded by mu; frames to write, oldest first, one reference each
+	off      int           // guarded by mu; bytes of queue[0] already written
+	pending  int           // guarded by mu; unwritten bytes in queue
+	whole    int           // guarded by mu; of pending, bytes queued as whole deliveries (replies, replays), exempt from MaxPendingBytes
+	streamed bool          // guarded by mu; entered stateStream, so it is counted in Stats.Streams
+	paused   bool          // guarded by mu; input paused until the queue drains (output backpressure)
+	onClose  func()        // guarded by mu; the stream's cleanup, run once by the close callback
+	onDrain  func()        // guarded by mu; answers a deferred request at once when the server drains
 
-	mode      atomic.Uint32 // modeRequest or modeStream
 	reason    atomic.Uint32 // CloseReason+1 of the first close request, 0 if none
 	lastWrite atomic.Int64  // timer clock (ns) of the last write that made progress
 	overload  bool          // immutable after prepare: accepted past MaxConns
@@ -71,11 +66,12 @@ type Conn struct {
 }
 
 // Reply queues a complete response, taking over the caller's reference to
-// f. With keepAlive false the connection closes once it is written and no
-// further request is read. Call it from the handler, or after Defer from
-// any goroutine followed by Resume.
+// f. A reply is delivered whole: it never counts as a slow consumer's
+// backlog. With keepAlive false the connection closes once it is written
+// and no further request is read. Call it from the handler, or after Defer
+// from any goroutine followed by Resume.
 func (c *Conn) Reply(f *ring.Frame, keepAlive bool) {
-	c.enqueue(f, false)
+	c.enqueue(f, false, false)
 	switch {
 	case !keepAlive:
 		c.endAfterReply(CloseResponse)
@@ -86,17 +82,30 @@ func (c *Conn) Reply(f *ring.Frame, keepAlive bool) {
 
 // StartStream turns the connection into an event stream: from now on input
 // is discarded, heartbeats are sent, and onClose (if not nil) runs once when
-// the connection closes — at once if it already has. The stream's head must
-// have been queued (by Reply or Send) before or by the caller right after.
+// the connection closes — at once if it is already closing. The stream's
+// head must have been queued (by Reply or Replay) before, or by the caller
+// right after.
 func (c *Conn) StartStream(onClose func()) {
-	c.mode.Store(modeStream)
-	c.srv.stats.Streams.Add(1)
+	c.mu.Lock()
+	st := c.state()
+	ok := st == stateRequest || st == stateDeferred
+	if ok {
+		c.setStateLocked(stateStream)
+		c.streamed = true
+		c.onClose = onClose
+		c.srv.stats.Streams.Add(1)
+	}
+	c.mu.Unlock()
+	if !ok {
+		if onClose != nil {
+			onClose()
+		}
+		return
+	}
 	if c.srv.cfg.StreamSendBuffer > 0 {
 		_ = setSendBuffer(c.fd, c.srv.cfg.StreamSendBuffer)
 	}
-	if c.SetOnClose(onClose) {
-		c.srv.timers.streamStarted(c)
-	}
+	c.srv.timers.streamStarted(c)
 }
 
 // SetOnClose makes fn (if not nil) run once when the connection closes,
@@ -105,7 +114,7 @@ func (c *Conn) StartStream(onClose func()) {
 // it to drop what it waits on when the peer goes away.
 func (c *Conn) SetOnClose(fn func()) bool {
 	c.mu.Lock()
-	closed := c.closed
+	closed := c.state() == stateClosed
 	if !closed {
 		c.onClose = fn
 	}
@@ -116,13 +125,30 @@ func (c *Conn) SetOnClose(fn func()) bool {
 	return !closed
 }
 
-// Send queues an event frame on a stream (channel.Sink), taking over the
-// caller's reference. It never blocks and never writes: a flusher
+// SetOnDrain makes fn (if not nil) run, once, if the server starts
+// draining while the connection's reply is deferred: a handler that can
+// answer at once (a parked long-poll) replies from fn instead of making
+// shutdown wait for its timeout. nil removes it.
+func (c *Conn) SetOnDrain(fn func()) {
+	c.mu.Lock()
+	c.onDrain = fn
+	c.mu.Unlock()
+}
+
+// Send queues a live event frame on a stream (channel.Sink), taking over
+// the caller's reference. It never blocks and never writes: a flusher
 // goroutine does. It reports false, releasing f, when the connection is
-// closing or just went over MaxPendingBytes (it is then closed as a slow
-// consumer).
+// closing or would go over MaxPendingBytes of live frames (it is then
+// closed as a slow consumer).
 func (c *Conn) Send(f *ring.Frame) bool {
-	return c.enqueue(f, true)
+	return c.enqueue(f, true, true)
+}
+
+// Replay queues a frame of a stream's opening or replay (channel.Sink):
+// like Send, but delivered whole — it never counts against
+// MaxPendingBytes, whose limit applies to what is queued beyond the replay.
+func (c *Conn) Replay(f *ring.Frame) bool {
+	return c.enqueue(f, false, true)
 }
 
 // Close closes the connection for reason. It only records the request; a
@@ -131,15 +157,14 @@ func (c *Conn) Send(f *ring.Frame) bool {
 func (c *Conn) Close(reason CloseReason) {
 	c.setReason(reason)
 	c.mu.Lock()
-	if c.closed || c.closeReq {
+	if c.state() >= stateClosing {
 		c.mu.Unlock()
 		return
 	}
-	c.closeReq = true
-	schedule := !c.queued
-	c.queued = true
+	c.setStateLocked(stateClosing)
+	push := c.scheduleLocked()
 	c.mu.Unlock()
-	if schedule {
+	if push {
 		c.srv.flushq.push(c)
 	}
 }
@@ -148,13 +173,23 @@ func (c *Conn) Close(reason CloseReason) {
 // from another goroutine: further requests on the connection wait. Call it
 // from the handler; the other goroutine calls Reply (or StartStream) and
 // then Resume.
-func (c *Conn) Defer() { c.deferred.Store(true) }
+func (c *Conn) Defer() {
+	c.mu.Lock()
+	if c.state() == stateRequest {
+		c.setStateLocked(stateDeferred)
+	}
+	c.mu.Unlock()
+}
 
 // Resume ends a Defer: it writes what was queued and serves any request
 // that arrived meanwhile. Call it from the goroutine that replied.
 func (c *Conn) Resume() {
 	c.rmu.Lock()
-	c.deferred.Store(false)
+	c.mu.Lock()
+	if c.state() == stateDeferred {
+		c.setStateLocked(stateRequest)
+	}
+	c.mu.Unlock()
 	c.serveCarry()
 	c.requestsServed() // re-arm the idle or header timeout
 	c.rmu.Unlock()
@@ -162,7 +197,11 @@ func (c *Conn) Resume() {
 }
 
 // IsStream reports whether StartStream was called.
-func (c *Conn) IsStream() bool { return c.mode.Load() == modeStream }
+func (c *Conn) IsStream() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streamed
+}
 
 // setReason records the first reason given for closing.
 func (c *Conn) setReason(r CloseReason) {
@@ -180,10 +219,11 @@ func (c *Conn) closeReason() CloseReason {
 // endAfterReply stops reading requests and closes the connection once its
 // queue is written.
 func (c *Conn) endAfterReply(r CloseReason) {
-	c.ending.Store(true)
 	c.setReason(r)
 	c.mu.Lock()
-	c.closeAfter = true
+	if c.state() < stateEnding {
+		c.setStateLocked(stateEnding)
+	}
 	c.mu.Unlock()
 }
 
@@ -194,11 +234,11 @@ func (c *Conn) endAfterReply(r CloseReason) {
 func (c *Conn) onNetpollClose(netpoll.Connection) error {
 	c.wmu.Lock()
 	c.mu.Lock()
-	c.closed = true
+	c.setStateLocked(stateClosed)
 	queue := c.queue
-	c.queue, c.off, c.pending = nil, 0, 0
-	onClose := c.onClose
-	c.onClose = nil
+	c.queue, c.off, c.pending, c.whole = nil, 0, 0, 0
+	onClose, streamed := c.onClose, c.streamed
+	c.onClose, c.onDrain = nil, nil
 	c.mu.Unlock()
 	if c.wpollArmed {
 		c.srv.wpoll.remove(c)
@@ -220,6 +260,6 @@ func (c *Conn) onNetpollClose(netpoll.Connection) error {
 		}
 		c.rmu.Unlock()
 	}
-	c.srv.connClosed(c)
+	c.srv.connClosed(c, streamed)
 	return nil
 }

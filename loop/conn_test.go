@@ -22,6 +22,7 @@ func (nopHandler) ServeRequest(*Conn, *httpx.Request) {}
 func testServer(t testing.TB, mutate func(*Config)) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.HeartbeatFrame = []byte(": hb\n\n")
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -88,7 +89,7 @@ func TestQueuedFramesLeaveInOneWrite(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		f := frameOf("id: " + string(rune('0'+i)) + "\n\n")
 		want.Write(f.Bytes())
-		if !c.enqueue(f, false) { // takes over our reference
+		if !c.enqueue(f, true, false) { // takes over our reference
 			t.Fatal("enqueue refused")
 		}
 	}
@@ -100,8 +101,8 @@ func TestQueuedFramesLeaveInOneWrite(t *testing.T) {
 	if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("peer read %q (%v), want %q", got, err, want.Bytes())
 	}
-	if c.pending != 0 || len(c.queue) != 0 || c.queued {
-		t.Fatalf("after flush: pending %d queue %d queued %v", c.pending, len(c.queue), c.queued)
+	if c.pending != 0 || len(c.queue) != 0 || c.ws != writeIdle {
+		t.Fatalf("after flush: pending %d queue %d ws %v", c.pending, len(c.queue), c.ws)
 	}
 }
 
@@ -112,7 +113,7 @@ func TestConsumePartialWrites(t *testing.T) {
 	c := &Conn{srv: s}
 	sc := new(flushScratch)
 	for _, b := range []string{"aaaa", "bb", "cccccc"} {
-		c.enqueue(frameOf(b), false)
+		c.enqueue(frameOf(b), true, false)
 	}
 	steps := []struct {
 		n, off, frames, pending, released int
@@ -141,20 +142,20 @@ func TestPendingLimit(t *testing.T) {
 	c := &Conn{srv: s}
 	f := frameOf("0123456789")
 	defer f.Release()
-	c.queued = true // keep the flushers away: this Conn has no socket
+	c.ws = writeQueued // keep the flushers away: this Conn has no socket
 	f.Retain(1)
-	if !c.enqueue(f, true) {
+	if !c.enqueue(f, true, true) {
 		t.Fatal("a frame within the limit was refused")
 	}
 	f.Retain(1)
-	if c.enqueue(f, true) {
+	if c.enqueue(f, true, true) {
 		t.Fatal("a frame over the limit was accepted")
 	}
-	if !c.closeReq || c.closeReason() != CloseSlowConsumer {
-		t.Fatalf("closeReq %v reason %v, want a slow-consumer close", c.closeReq, c.closeReason())
+	if c.state() != stateClosing || c.closeReason() != CloseSlowConsumer {
+		t.Fatalf("closing %v reason %v, want a slow-consumer close", c.state() == stateClosing, c.closeReason())
 	}
 	f.Retain(1)
-	if c.enqueue(f, true) {
+	if c.enqueue(f, true, true) {
 		t.Fatal("a closing connection accepted a frame")
 	}
 	c.mu.Lock()

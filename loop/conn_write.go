@@ -19,7 +19,7 @@ type flushScratch struct {
 }
 
 // finish ends a batch: it adds the batch's counters to st (one atomic add
-// each per batch, not per write: both flushers share these counters) and
+// each per batch, not per write: every flusher shares these counters) and
 // drops the references of the written frames. In a fan-out the same frame
 // was written to every connection of the batch: references are counted per
 // frame and dropped with one atomic operation each, rather than one per
@@ -66,20 +66,22 @@ func (sc *flushScratch) finish(st *Stats) {
 var scratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
 
 // enqueue appends f to the outbound queue, taking over the caller's
-// reference. With schedule, a connection that is neither queued nor stalled
-// is handed to a flusher; without, the caller flushes it itself
-// (flushOwn). It reports false, releasing f, when the connection is closing
-// or would exceed MaxPendingBytes — in which case it is closed as a slow
-// consumer.
-func (c *Conn) enqueue(f *ring.Frame, schedule bool) bool {
+// reference. A live frame (an event, a heartbeat) counts against
+// MaxPendingBytes: one that would go over it is refused and the connection
+// closed as a slow consumer. Any other frame (a reply, a stream's opening,
+// a replay) is delivered whole and counted in c.whole instead. With
+// schedule, the connection is handed to a flusher if nobody owns its
+// queue; without, the caller flushes it itself (flushOwn). It reports
+// false, releasing f, when the connection no longer accepts frames.
+func (c *Conn) enqueue(f *ring.Frame, live, schedule bool) bool {
 	n := f.Len()
 	c.mu.Lock()
-	if c.closed || c.closeReq || c.closeAfter {
+	if !c.state().accepting() {
 		c.mu.Unlock()
 		f.Release()
 		return false
 	}
-	if c.pending+n > c.srv.cfg.MaxPendingBytes {
+	if live && c.pending-c.whole+n > c.srv.cfg.MaxPendingBytes {
 		c.mu.Unlock()
 		f.Release()
 		c.Close(CloseSlowConsumer)
@@ -87,12 +89,12 @@ func (c *Conn) enqueue(f *ring.Frame, schedule bool) bool {
 	}
 	c.queue = append(c.queue, f)
 	c.pending += n
-	wake := schedule && !c.queued && !c.stalled
-	if wake {
-		c.queued = true
+	if !live {
+		c.whole += n
 	}
+	push := schedule && c.scheduleLocked()
 	c.mu.Unlock()
-	if wake {
+	if push {
 		c.srv.flushq.push(c)
 	}
 	return true
@@ -102,10 +104,7 @@ func (c *Conn) enqueue(f *ring.Frame, schedule bool) bool {
 // unless a flusher already owns it or the socket is stalled.
 func (c *Conn) flushOwn() {
 	c.mu.Lock()
-	mine := !c.queued && !c.stalled && (len(c.queue) > 0 || c.closeAfter)
-	if mine {
-		c.queued = true
-	}
+	mine := c.scheduleLocked()
 	c.mu.Unlock()
 	if mine {
 		sc := scratchPool.Get().(*flushScratch)
@@ -117,24 +116,29 @@ func (c *Conn) flushOwn() {
 
 // flush writes as much of the queue as the socket takes, in as few sendmsg
 // calls as possible: everything queued meanwhile leaves in the next call.
-// The caller owns the flush (it set queued). On a full socket the
-// connection waits for EPOLLOUT (stalled); a closing one is closed here.
+// The caller owns the flush (scheduleLocked chose it). On a full socket
+// the connection waits for EPOLLOUT (stalled); a closing one, or an ending
+// one whose queue is written, is closed here.
 func (c *Conn) flush(sc *flushScratch) {
-	var closeNow bool
+	var closeNow, resume bool
 	c.wmu.Lock()
 	for {
 		c.mu.Lock()
-		if c.closed {
-			c.queued = false
+		st := c.state()
+		if st == stateClosed {
+			c.ws = writeIdle
 			c.mu.Unlock()
 			break
 		}
-		if c.closeReq || len(c.queue) == 0 {
-			closeNow = c.closeReq || c.closeAfter
-			graceful := closeNow && !c.closeReq
-			c.queued = closeNow // a closing connection is never scheduled again
+		if st == stateClosing || len(c.queue) == 0 {
+			// A closing connection stays writeQueued: it is never scheduled again.
+			closeNow = st >= stateEnding
+			if !closeNow {
+				c.ws = writeIdle
+				resume, c.paused = c.paused, false
+			}
 			c.mu.Unlock()
-			if graceful { // all written: send FIN (wmu held, so the fd is still ours)
+			if st == stateEnding { // all written: send FIN (wmu held, so the fd is still ours)
 				_ = unix.Shutdown(c.fd, unix.SHUT_WR)
 			}
 			break
@@ -150,12 +154,13 @@ func (c *Conn) flush(sc *flushScratch) {
 		}
 		if err != nil {
 			if isTemporary(err) {
-				c.queued, c.stalled = false, true
+				c.ws = writeStalled
 				c.mu.Unlock()
 				c.stall()
 				break
 			}
-			c.closeReq, closeNow = true, true
+			c.setStateLocked(stateClosing)
+			closeNow = true
 			c.mu.Unlock()
 			c.setReason(CloseWriteError)
 			break
@@ -165,6 +170,9 @@ func (c *Conn) flush(sc *flushScratch) {
 	c.wmu.Unlock()
 	if closeNow {
 		_ = c.nc.Close()
+	}
+	if resume { // input was paused for this backlog: serve what waited
+		go c.Resume()
 	}
 }
 
@@ -182,12 +190,16 @@ func (c *Conn) gatherLocked(sc *flushScratch) []unix.Iovec {
 }
 
 // consumeLocked drops n written bytes from the head of the queue, moving
-// fully written frames to sc.release. mu is held.
+// fully written frames to sc.release. Written bytes are taken off c.whole
+// first: a stream's head and replay are queued before its live frames. (A
+// whole delivery queued behind live frames makes the slow-consumer limit
+// apply a little early, never late.) mu is held.
 func (c *Conn) consumeLocked(n int, sc *flushScratch) {
 	sc.writes++
 	sc.bytes += uint64(n)
 	c.lastWrite.Store(c.srv.timers.now())
 	c.pending -= n
+	c.whole -= min(n, c.whole)
 	done := 0
 	for n > 0 {
 		rest := c.queue[done].Len() - c.off
@@ -228,13 +240,12 @@ func (c *Conn) stall() {
 // bytes again: the connection goes back to a flusher.
 func (c *Conn) writable() {
 	c.mu.Lock()
-	wake := c.stalled && !c.queued && !c.closed
-	c.stalled = false
-	if wake {
-		c.queued = true
+	if c.ws == writeStalled {
+		c.ws = writeIdle
 	}
+	push := c.scheduleLocked()
 	c.mu.Unlock()
-	if wake {
+	if push {
 		c.srv.flushq.push(c)
 	}
 }
@@ -243,5 +254,5 @@ func (c *Conn) writable() {
 func (c *Conn) isStalled() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stalled
+	return c.ws == writeStalled
 }

@@ -129,26 +129,27 @@ func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
 	r := nc.Reader()
 	n := r.Len()
 	c.rmu.Lock()
-	if c.IsStream() || c.ending.Load() {
-		_ = r.Skip(n) // a stream's peer has nothing more to say
-	} else {
-		buf, err := r.Peek(n)
-		if err == nil {
+	switch c.state() {
+	case stateRequest, stateDeferred:
+		if buf, err := r.Peek(n); err == nil {
 			c.readInput(buf)
 		}
-		_ = r.Skip(n)
+	case stateStream:
+		c.discard(n) // a stream's peer has nothing more to say
 	}
+	_ = r.Skip(n)
 	c.rmu.Unlock()
 	_ = r.Release()
 	c.flushOwn()
 	return nil
 }
 
-// connClosed is the last step of a connection's close callback.
-func (s *Server) connClosed(c *Conn) {
+// connClosed is the last step of a connection's close callback; streamed
+// says whether it was counted as a stream.
+func (s *Server) connClosed(c *Conn, streamed bool) {
 	s.untrack(c)
 	s.stats.Open.Add(-1)
-	if c.IsStream() {
+	if streamed {
 		s.stats.Streams.Add(-1)
 	}
 	s.stats.closedByKind[c.closeReason()].Add(1)
@@ -232,35 +233,42 @@ func (s *Server) Shutdown(ctx context.Context, goodbye func(c *Conn)) error {
 // drain ends one connection gracefully: a stream gets goodbye's frame and
 // closes once it is written; a connection between requests closes now; one
 // in the middle of a request closes after its reply (Conn.Reply checks
-// Draining).
+// Draining); a deferred one is answered at once if its handler set
+// SetOnDrain, else when its reply comes.
 func (s *Server) drain(c *Conn, goodbye func(*Conn)) {
 	c.setReason(CloseShutdown)
-	if c.IsStream() {
+	switch c.state() {
+	case stateStream:
 		if goodbye != nil {
 			goodbye(c)
 		}
+		c.endAfterReply(CloseShutdown)
+		c.schedule()
+		return
+	case stateDeferred:
+		// A deferred reply is owed: it closes the connection after it, or
+		// the deadline does. A handler that can answer at once (a parked
+		// long-poll) said so with SetOnDrain.
 		c.mu.Lock()
-		c.closeAfter = true
-		schedule := !c.queued && !c.stalled && !c.closed
-		if schedule {
-			c.queued = true
-		}
+		fn := c.onDrain
+		c.onDrain = nil
 		c.mu.Unlock()
-		if schedule {
-			s.flushq.push(c)
+		if fn != nil {
+			fn()
 		}
 		return
 	}
 	if !c.rmu.TryLock() {
 		return // a request is being served: its reply ends the connection
 	}
-	busy := c.deferred.Load()
-	c.ending.Store(true)
-	c.rmu.Unlock()
-	if busy {
-		return // a deferred reply is owed: it closes after it, or at the deadline
+	deferred := c.state() == stateDeferred
+	if !deferred {
+		c.endAfterReply(CloseShutdown)
 	}
-	c.Close(CloseShutdown)
+	c.rmu.Unlock()
+	if !deferred {
+		c.schedule()
+	}
 }
 
 // waitClosed polls until no connection is open or ctx ends.

@@ -19,9 +19,6 @@ const (
 	timerStall                      // socket full: close after WriteStallTimeout without progress
 )
 
-// heartbeat is the comment frame of SPEC 3.1.
-var heartbeat = ring.Static([]byte(": hb\n\n"))
-
 // timers runs every connection deadline on one hashed wheel. The wheel is
 // guarded by mu; one goroutine (run) advances it every tick and handles what
 // fired outside the lock.
@@ -32,9 +29,10 @@ var heartbeat = ring.Static([]byte(": hb\n\n"))
 // The effect is that of re-arming on every write, at the cost of at most
 // one extra wake-up per connection per heartbeat interval.
 type timers struct {
-	cfg   *Config   // immutable
-	start time.Time // immutable: zero of the clock
-	clock atomic.Int64
+	cfg       *Config     // immutable
+	start     time.Time   // immutable: zero of the clock
+	heartbeat *ring.Frame // immutable: Config.HeartbeatFrame
+	clock     atomic.Int64
 
 	mu    sync.Mutex
 	wheel *wheel.Wheel[*Conn] // guarded by mu
@@ -48,11 +46,12 @@ type timers struct {
 func newTimers(cfg *Config) *timers {
 	slots := int(45*time.Second/cfg.Tick) + 1 // one revolution covers the usual deadlines
 	return &timers{
-		cfg:   cfg,
-		start: time.Now(),
-		wheel: wheel.New[*Conn](cfg.Tick, min(slots, 1<<16), 0),
-		stopc: make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:       cfg,
+		start:     time.Now(),
+		heartbeat: ring.Static(cfg.HeartbeatFrame),
+		wheel:     wheel.New[*Conn](cfg.Tick, min(slots, 1<<16), 0),
+		stopc:     make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 }
 
@@ -129,7 +128,7 @@ func (t *timers) expire(tm *wheel.Timer[*Conn], now int64) {
 		c.Close(CloseIdleTimeout)
 		return
 	}
-	if !c.IsStream() { // a request connection whose stall cleared
+	if c.state() != stateStream { // a request connection whose stall cleared
 		t.armLocked(c, timerIdle, now+int64(t.cfg.IdleTimeout))
 		t.mu.Unlock()
 		return
@@ -143,13 +142,20 @@ func (t *timers) expire(tm *wheel.Timer[*Conn], now int64) {
 	}
 	t.armLocked(c, timerHeartbeat, due)
 	t.mu.Unlock()
-	if send && c.Send(heartbeat) {
+	if send && c.Send(t.heartbeat) {
 		c.srv.stats.Heartbeats.Add(1)
 	}
 }
 
-// armLocked points c's deadline timer at kind and deadline. mu is held.
+// armLocked points c's deadline timer at kind and deadline: the one place
+// that arms it. A closed connection's timers were stopped by connClosed
+// (which runs after the state became closed, under mu): arming one again
+// would keep it in the wheel, and the Conn reachable, forever. t.mu is
+// held.
 func (t *timers) armLocked(c *Conn, kind timerKind, deadline int64) {
+	if c.state() == stateClosed {
+		return
+	}
 	c.timerOf = kind
 	t.wheel.Arm(&c.timer, deadline)
 }
@@ -182,10 +188,13 @@ func (t *timers) requestsServed(c *Conn, partial bool) {
 }
 
 // deferred stops the request timers while a handler's reply is pending
-// (the handler bounds its own wait).
+// (the handler bounds its own wait). A write-stall deadline stays: a peer
+// that reads nothing is cut off whatever the handler waits for.
 func (t *timers) deferred(c *Conn) {
 	t.mu.Lock()
-	t.wheel.Stop(&c.timer)
+	if c.timerOf != timerStall {
+		t.wheel.Stop(&c.timer)
+	}
 	t.mu.Unlock()
 }
 
@@ -201,7 +210,9 @@ func (t *timers) streamStarted(c *Conn) {
 func (t *timers) expireAt(c *Conn, at time.Time) {
 	d := int64(at.Sub(t.start))
 	t.mu.Lock()
-	t.wheel.Arm(&c.expiry, d)
+	if c.state() != stateClosed { // see armLocked
+		t.wheel.Arm(&c.expiry, d)
+	}
 	t.mu.Unlock()
 }
 

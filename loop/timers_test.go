@@ -21,7 +21,7 @@ func TestHeartbeatIsLazyAndResetByWrites(t *testing.T) {
 	tm.advance(0)
 	c, peer := pipeConn(t, s)
 	go io.Copy(io.Discard, peer)
-	c.mode.Store(modeStream)
+	c.st.Store(uint32(stateStream))
 	tm.streamStarted(c) // due at 30s
 
 	sec := int64(time.Second)
@@ -49,17 +49,17 @@ func TestHeaderAndIdleTimeoutsClose(t *testing.T) {
 	sec := int64(time.Second)
 	fresh, _ := pipeConn(t, s) // header timeout from accept
 	idle, _ := pipeConn(t, s)
-	tm.requestsServed(idle, false)         // served a request: idle timeout
-	fresh.queued, idle.queued = true, true // keep the flushers from closing these netpoll-less conns
+	tm.requestsServed(idle, false)               // served a request: idle timeout
+	fresh.ws, idle.ws = writeQueued, writeQueued // keep the flushers from closing these netpoll-less conns
 	tm.advance(11 * sec)
-	if fresh.closeReason() != CloseHeaderTimeout || !fresh.closeReq {
-		t.Fatalf("fresh connection at 11s: reason %v closeReq %v", fresh.closeReason(), fresh.closeReq)
+	if fresh.closeReason() != CloseHeaderTimeout || fresh.state() != stateClosing {
+		t.Fatalf("fresh connection at 11s: reason %v closeReq %v", fresh.closeReason(), fresh.state() == stateClosing)
 	}
-	if idle.closeReq {
+	if idle.state() == stateClosing {
 		t.Fatal("idle connection closed before its idle timeout")
 	}
 	tm.advance(61 * sec)
-	if idle.closeReason() != CloseIdleTimeout || !idle.closeReq {
+	if idle.closeReason() != CloseIdleTimeout || idle.state() != stateClosing {
 		t.Fatalf("idle connection at 61s: reason %v", idle.closeReason())
 	}
 }
@@ -71,7 +71,7 @@ func TestPartialRequestKeepsItsDeadline(t *testing.T) {
 	tm := s.timers
 	tm.advance(0)
 	c, _ := pipeConn(t, s)
-	c.queued = true
+	c.ws = writeQueued
 	sec := int64(time.Second)
 	for now := int64(0); now < 10*sec; now += sec {
 		tm.advance(now)
@@ -91,25 +91,25 @@ func TestWriteStallCountsFromLastProgress(t *testing.T) {
 	tm := s.timers
 	tm.advance(0)
 	c, _ := pipeConn(t, s)
-	c.mode.Store(modeStream)
+	c.st.Store(uint32(stateStream))
 	tm.streamStarted(c)
 	sec := int64(time.Second)
 	c.lastWrite.Store(2 * sec)
 	c.mu.Lock()
-	c.stalled, c.queued = true, true // as flush leaves it on EAGAIN (queued: no flusher)
+	c.ws = writeStalled // as flush leaves it on EAGAIN
 	c.mu.Unlock()
 	tm.stalled(c)
 	tm.advance(20 * sec)
-	if c.closeReq {
+	if c.state() == stateClosing {
 		t.Fatal("closed before the stall timeout")
 	}
 	c.lastWrite.Store(25 * sec) // some progress
 	tm.advance(32 * sec)
-	if c.closeReq {
+	if c.state() == stateClosing {
 		t.Fatal("closed although the socket made progress at 25s")
 	}
 	tm.advance(55 * sec)
-	if !c.closeReq || c.closeReason() != CloseWriteStall {
-		t.Fatalf("at 55s: closeReq %v reason %v, want write stall", c.closeReq, c.closeReason())
+	if c.state() != stateClosing || c.closeReason() != CloseWriteStall {
+		t.Fatalf("at 55s: closing %v reason %v, want write stall", c.state() == stateClosing, c.closeReason())
 	}
 }
