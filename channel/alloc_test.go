@@ -9,7 +9,7 @@ import "testing"
 func TestPublishAllocs(t *testing.T) {
 	r, _ := testRegistry(50, 0)
 	for i := 0; i < 100; i++ {
-		r.Subscribe([]byte("c"), nopSink{}, 0, false, nil)
+		r.Subscribe([]byte("c"), nopSink{}, Open{})
 	}
 	name, ev, data := []byte("c"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
 	allocs := testing.AllocsPerRun(1000, func() { r.Publish(name, ev, data) })

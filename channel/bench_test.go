@@ -13,7 +13,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprint(n, "-subscribers"), func(b *testing.B) {
 			r, _ := testRegistry(50, 0)
 			for i := 0; i < n; i++ {
-				r.Subscribe([]byte("c"), nopSink{}, 0, false, nil)
+				r.Subscribe([]byte("c"), nopSink{}, Open{})
 			}
 			name, ev, data := []byte("c"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
 			b.ReportAllocs()

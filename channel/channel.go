@@ -7,6 +7,8 @@ package channel
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/workkit/realtime/ring"
 	"github.com/workkit/realtime/wheel"
@@ -15,44 +17,71 @@ import (
 var (
 	// ErrFull reports a channel at its subscriber limit.
 	ErrFull = errors.New("channel: subscriber limit reached")
+	// ErrTooManyChannels reports that creating a channel would exceed
+	// Config.MaxChannels.
+	ErrTooManyChannels = errors.New("channel: channel limit reached")
 	// errDead reports a channel evicted while the caller held it; the
 	// registry retries on a fresh incarnation.
 	errDead = errors.New("channel: evicted")
 )
 
 // Sink receives the frames of one subscriber: the seam between channel and
-// loop. Send is called with the channel's lock held, so it must not block,
-// must not write to a socket and must not call back into the channel. The
-// caller has retained one reference to f for Send, which owns it from then
-// on: it releases it when done with f, at once if it refuses f. Send
-// reports false when the subscriber is gone and will never deliver. (A
-// publish thus retains once for all its subscribers: one atomic add per
-// event, not per delivery.)
+// loop. Its methods are called with the channel's lock held, so they must
+// not block, must not write to a socket and must not call back into the
+// channel. The caller has retained one reference to f for the call, which
+// owns it from then on: the sink releases it when done with f, at once if
+// it refuses f. Both report false when the subscriber is gone and will
+// never deliver. (A publish thus retains once for all its subscribers: one
+// atomic add per event, not per delivery.)
 type Sink interface {
+	// Send delivers a live event. A sink may refuse it as a slow
+	// consumer's backlog.
 	Send(f *ring.Frame) bool
+	// Replay delivers a frame of a subscription's opening (the stream
+	// head, a reset, the replayed events): delivered whole, never counted
+	// as a backlog (SPEC 3.2).
+	Replay(f *ring.Frame) bool
 }
 
-// Channel is one named channel. Its methods are safe for concurrent use.
+// Channel is one incarnation of a named channel. Its methods are safe for
+// concurrent use.
 type Channel struct {
 	name string    // immutable
 	reg  *Registry // immutable
 
 	mu        sync.Mutex
-	subs      []*Subscription // guarded by mu; order is arbitrary
+	subs      []*Subscription // guarded by mu; event streams, in arbitrary order
+	waiters   []*Subscription // guarded by mu; parked long-polls: woken by events, not counted as subscribers
 	base      uint64          // guarded by mu; immutable after creation
 	last      uint64          // guarded by mu; id of the newest event, base if none
 	ring      *ring.Ring      // guarded by mu
-	idleSince int64           // guarded by mu; Unix ns of the last publish or unsubscribe
+	idleSince int64           // guarded by mu; Unix ns of the last publish or of the last subscriber leaving
+	used      bool            // guarded by mu; published to or streamed from: idle for IdleTTL, else PollTTL
 	dead      bool            // guarded by mu; evicted: callers must look the name up again
+
+	lastPub  atomic.Int64 // Unix ns of the last publish: least recently published channels lose buffered events first
+	ringCost atomic.Int64 // ring.Cost(), stored under mu, read by the memory reclaimer without it
 
 	evict wheel.Timer[*Channel] // guarded by the registry's evictor
 }
 
 // Subscription is one subscriber's membership of a channel.
 type Subscription struct {
-	ch   *Channel // immutable
-	sink Sink     // immutable
-	idx  int      // guarded by ch.mu; position in ch.subs, -1 once cancelled
+	ch     *Channel // immutable
+	sink   Sink     // immutable
+	waiter bool     // immutable: a parked long-poll, in ch.waiters
+	idx    int      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
+}
+
+// Open is how a subscription starts (SPEC 3.1 and 3.2).
+type Open struct {
+	Last    uint64 // the client's last event id, when HasLast
+	HasLast bool
+	// Head, if not nil, is the stream's response head. Under the channel
+	// lock the opening SSE frame is appended to it and it is sent first;
+	// the caller keeps its reference.
+	Head  *ring.Frame
+	Retry time.Duration // the retry hint of the opening frame
 }
 
 // Reset describes a realtime.reset frame (SPEC 3.2).
@@ -89,8 +118,9 @@ func (c *Channel) Info() Info {
 	}
 }
 
-// publish assigns the next id, frames the event once, stores it in the ring
-// and sends it to every subscriber. data must be compact JSON.
+// publish assigns the next id, frames the event once, sends it to every
+// subscriber (and wakes every parked long-poll) and stores it in the ring.
+// data must be compact JSON.
 func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	c.mu.Lock()
 	if c.dead {
@@ -102,28 +132,36 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	f.ID = c.last
 	f.SetBytes(AppendEvent(f.Buf(), f.ID, event, data))
 	p := Published{ID: f.ID}
-	f.Retain(int32(len(c.subs))) // one reference per Send
+	f.Retain(int32(len(c.subs) + len(c.waiters))) // one reference per Send
 	for _, s := range c.subs {
 		if s.sink.Send(f) {
 			p.Delivered++
 		}
 	}
+	for _, w := range c.waiters {
+		w.sink.Send(f)
+	}
+	before := c.ring.Cost()
 	evicted := c.ring.Push(f) // the ring takes over our reference
-	c.idleSince = now
+	cost := c.ring.Cost()
+	c.ringCost.Store(cost)
+	c.idleSince, c.used = now, true
 	c.mu.Unlock()
-	c.reg.stats.Publishes.Add(1)
-	c.reg.stats.Deliveries.Add(uint64(p.Delivered))
+	c.lastPub.Store(now)
 	if evicted != nil {
 		evicted.Release()
 	}
+	c.reg.buffered(cost - before)
+	c.reg.stats.Publishes.Add(1)
+	c.reg.stats.Deliveries.Add(uint64(p.Delivered))
 	return p, nil
 }
 
-// subscribe adds sink. Under the lock, so that nothing published meanwhile
-// is missed or sent twice, it sends head (if not nil; the caller keeps its
-// own reference), then the reset frame and replay that last calls for, and
+// subscribe adds sink as a stream. Under the lock, so that nothing
+// published meanwhile is missed or sent twice, it sends the opening (head
+// and first frame), then the reset and replay that o.Last calls for, and
 // registers the subscription for live events.
-func (c *Channel) subscribe(sink Sink, last uint64, hasLast bool, head *ring.Frame) (*Subscription, error) {
+func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
@@ -132,14 +170,16 @@ func (c *Channel) subscribe(sink Sink, last uint64, hasLast bool, head *ring.Fra
 	if max := c.reg.cfg.MaxSubscribers; max > 0 && len(c.subs) >= max {
 		return nil, ErrFull
 	}
-	if head != nil {
-		head.Retain(1)
-		sink.Send(head)
+	if o.Head != nil {
+		o.Head.SetBytes(AppendOpen(o.Head.Buf(), o.Retry.Milliseconds(), !o.HasLast, c.last))
+		o.Head.Retain(1)
+		sink.Replay(o.Head)
 	}
-	if hasLast {
-		c.replayLocked(sink, last)
+	if o.HasLast {
+		c.replayLocked(sink, o.Last)
 	}
-	return c.addLocked(sink), nil
+	c.used = true
+	return c.addLocked(sink, false), nil
 }
 
 // replayLocked sends what a subscriber whose last id is last needs before
@@ -153,26 +193,28 @@ func (c *Channel) replayLocked(sink Sink, last uint64) {
 		c.reg.countReset(reset.Reason)
 		f := ring.NewFrame()
 		f.SetBytes(AppendReset(f.Buf(), reset))
-		sink.Send(f) // takes over our reference
+		sink.Replay(f) // takes over our reference
 	}
 	if replay {
 		_ = c.ring.After(after, func(f *ring.Frame) {
 			f.Retain(1)
-			sink.Send(f)
+			sink.Replay(f)
 		})
 	}
 }
 
 // planLocked applies SPEC 3.2 to a client's last id L: it returns the reset
 // to send first (Reason empty for none), and whether to replay the buffered
-// events with ids above after. c.mu is held.
+// events with ids above after. After a reset every buffered event is
+// replayed: each is newer than what the client knows. c.mu is held.
 func (c *Channel) planLocked(last uint64) (reset Reset, after uint64, replay bool) {
 	n, o := c.last, c.oldestLocked()
+	buffered := c.ring.Len() > 0
 	switch {
 	case last == n:
 		return Reset{}, 0, false
 	case last > n || last < c.base:
-		return Reset{Reason: ReasonBufferGap, ID: n, LastKnown: last}, 0, false
+		return Reset{Reason: ReasonBufferGap, ID: n, LastKnown: last}, o - 1, buffered
 	case last >= o-1:
 		return Reset{}, last, true
 	default:
@@ -189,6 +231,18 @@ func (c *Channel) oldestLocked() uint64 {
 	return c.last + 1
 }
 
+// addLocked registers sink as a stream, or as a parked long-poll with
+// waiter. c.mu is held.
+func (c *Channel) addLocked(sink Sink, waiter bool) *Subscription {
+	list := &c.subs
+	if waiter {
+		list = &c.waiters
+	}
+	s := &Subscription{ch: c, sink: sink, waiter: waiter, idx: len(*list)}
+	*list = append(*list, s)
+	return s
+}
+
 // Cancel removes the subscription; later calls do nothing. Safe for
 // concurrent use.
 func (s *Subscription) Cancel() {
@@ -199,14 +253,29 @@ func (s *Subscription) Cancel() {
 	if i < 0 {
 		return
 	}
-	end := len(c.subs) - 1
-	c.subs[i] = c.subs[end]
-	c.subs[i].idx = i
-	c.subs[end] = nil
-	c.subs = c.subs[:end]
-	s.idx = -1
-	if len(c.subs) == 0 {
-		c.idleSince = c.reg.nowNano()
-		c.reg.evictor.arm(c, c.idleSince+int64(c.reg.cfg.IdleTTL))
+	list := &c.subs
+	if s.waiter {
+		list = &c.waiters
 	}
+	l := *list
+	end := len(l) - 1
+	l[i] = l[end]
+	l[i].idx = i
+	l[end] = nil
+	*list = l[:end]
+	s.idx = -1
+	if len(c.subs) == 0 && len(c.waiters) == 0 {
+		c.idleSince = c.reg.nowNano()
+		c.reg.evictor.arm(c, c.idleSince+int64(c.idleTTLLocked()))
+	}
+}
+
+// idleTTLLocked is how long c may stay idle: IdleTTL once it was published
+// to or streamed from, PollTTL if only polls ever touched it (SPEC 5: a
+// poll must not pin memory for the whole idle TTL). c.mu is held.
+func (c *Channel) idleTTLLocked() time.Duration {
+	if c.used {
+		return c.reg.cfg.IdleTTL
+	}
+	return c.reg.cfg.PollTTL
 }

@@ -32,7 +32,19 @@ func (r *recorder) Send(f *ring.Frame) bool {
 // frame is written.
 type nopSink struct{}
 
-func (nopSink) Send(f *ring.Frame) bool { f.Release(); return true }
+func (nopSink) Send(f *ring.Frame) bool   { f.Release(); return true }
+func (nopSink) Replay(f *ring.Frame) bool { f.Release(); return true }
+
+// Replay records a replayed frame like a live one.
+func (r *recorder) Replay(f *ring.Frame) bool { return r.Send(f) }
+
+// headFrame is a stream head as the broker builds it, before the opening
+// frame is appended.
+func headFrame() *ring.Frame {
+	f := ring.NewFrame()
+	f.AppendString("HEAD")
+	return f
+}
 
 func (r *recorder) got() []string {
 	r.mu.Lock()
@@ -44,7 +56,7 @@ const t0 = 1_700_000_000_000_000 // Unix µs of the test clock's start
 
 func testRegistry(replay, maxSubs int) (*Registry, *time.Time) {
 	now := time.UnixMicro(t0)
-	cfg := Config{ReplayBuffer: replay, MaxSubscribers: maxSubs, IdleTTL: time.Minute,
+	cfg := Config{ReplayBuffer: replay, MaxSubscribers: maxSubs, IdleTTL: time.Minute, PollTTL: 10 * time.Second,
 		Now: func() time.Time { return now }}
 	return NewRegistry(cfg), &now
 }
@@ -81,17 +93,19 @@ func TestFirstIdIsBasePlusOne(t *testing.T) {
 func TestLiveDeliveryFramesOnce(t *testing.T) {
 	r, _ := testRegistry(10, 0)
 	a, b := &recorder{}, &recorder{}
-	head := ring.Static([]byte("HEAD"))
 	for _, s := range []*recorder{a, b} {
-		if _, err := r.Subscribe([]byte("c"), s, 0, false, head); err != nil {
+		head := headFrame()
+		if _, err := r.Subscribe([]byte("c"), s, Open{Head: head, Retry: 1500 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
+		head.Release()
 	}
 	p, _ := r.Publish([]byte("c"), []byte("run.stage"), []byte(`{"stage":"x"}`))
 	if p.Delivered != 2 {
 		t.Fatalf("delivered %d, want 2", p.Delivered)
 	}
-	want := []string{"HEAD", event(p.ID, "run.stage", `{"stage":"x"}`)}
+	// A fresh stream opens with the channel's id (its base here).
+	want := []string{fmt.Sprintf("HEADretry: 1500\nid: %d\n\n", p.ID-1), event(p.ID, "run.stage", `{"stage":"x"}`)}
 	for _, s := range []*recorder{a, b} {
 		if got := s.got(); strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("got %q, want %q", got, want)
@@ -129,17 +143,17 @@ func TestReplayAndReset(t *testing.T) {
 		{"one behind", n - 1, frames(n)},
 		{"oldest-1 replays all", o - 1, frames(o)},
 		{"inside buffer", o + 1, frames(o + 2)},
-		{"above last", n + 1, []string{gap(n + 1)}},
-		{"far above", n + 1000, []string{gap(n + 1000)}},
-		{"below base", base - 1, []string{gap(base - 1)}},
-		{"zero", 0, []string{gap(0)}},
+		{"above last: reset, then the whole buffer", n + 1, append([]string{gap(n + 1)}, frames(o)...)},
+		{"far above", n + 1000, append([]string{gap(n + 1000)}, frames(o)...)},
+		{"below base", base - 1, append([]string{gap(base - 1)}, frames(o)...)},
+		{"zero", 0, append([]string{gap(0)}, frames(o)...)},
 		{"at base: overrun", base, append([]string{overrun(base)}, frames(o)...)},
 		{"just below oldest-1: overrun", o - 2, append([]string{overrun(o - 2)}, frames(o)...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &recorder{}
-			sub, err := r.Subscribe([]byte("c"), s, c.last, true, nil)
+			sub, err := r.Subscribe([]byte("c"), s, Open{Last: c.last, HasLast: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +168,7 @@ func TestReplayAndReset(t *testing.T) {
 func TestResetOnFreshChannelUsesBase(t *testing.T) {
 	r, _ := testRegistry(5, 0)
 	s := &recorder{}
-	if _, err := r.Subscribe([]byte("new"), s, 42, true, nil); err != nil {
+	if _, err := r.Subscribe([]byte("new"), s, Open{Last: 42, HasLast: true}); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_gap\",\"lastKnownId\":42}\n\n", uint64(t0))
@@ -172,7 +186,7 @@ func TestEmptyBufferOldestIsLastPlusOne(t *testing.T) {
 	}
 	// L = N-1 = O-2 >= base: buffer_overrun with oldestId O = N+1.
 	s := &recorder{}
-	r.Subscribe([]byte("c"), s, ids[1], true, nil)
+	r.Subscribe([]byte("c"), s, Open{Last: ids[1], HasLast: true})
 	want := fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_overrun\",\"lastKnownId\":%d,\"oldestId\":%d}\n\n", ids[2], ids[1], ids[2]+1)
 	if got := s.got(); len(got) != 1 || got[0] != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -183,14 +197,14 @@ func TestSubscriberLimit(t *testing.T) {
 	r, _ := testRegistry(5, 2)
 	var subs []*Subscription
 	for i := 0; i < 2; i++ {
-		s, err := r.Subscribe([]byte("c"), &recorder{}, 0, false, nil)
+		s, err := r.Subscribe([]byte("c"), &recorder{}, Open{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		subs = append(subs, s)
 	}
 	third := &recorder{}
-	if _, err := r.Subscribe([]byte("c"), third, 0, false, ring.Static([]byte("HEAD"))); err != ErrFull {
+	if _, err := r.Subscribe([]byte("c"), third, Open{Head: headFrame()}); err != ErrFull {
 		t.Fatalf("third subscribe: %v, want ErrFull", err)
 	}
 	if len(third.got()) != 0 {
@@ -198,7 +212,7 @@ func TestSubscriberLimit(t *testing.T) {
 	}
 	subs[0].Cancel()
 	subs[0].Cancel() // idempotent
-	if _, err := r.Subscribe([]byte("c"), third, 0, false, nil); err != nil {
+	if _, err := r.Subscribe([]byte("c"), third, Open{}); err != nil {
 		t.Fatalf("after cancel: %v", err)
 	}
 	if got := r.Lookup([]byte("c")).Info().Subscribers; got != 2 {
@@ -212,7 +226,7 @@ func TestCancelStopsDelivery(t *testing.T) {
 	subs := make([]*Subscription, 5)
 	for i := range recs {
 		recs[i] = &recorder{}
-		subs[i], _ = r.Subscribe([]byte("c"), recs[i], 0, false, nil)
+		subs[i], _ = r.Subscribe([]byte("c"), recs[i], Open{})
 	}
 	subs[1].Cancel()
 	subs[3].Cancel()
@@ -234,7 +248,7 @@ func TestCancelStopsDelivery(t *testing.T) {
 func TestClosedSinkNotCounted(t *testing.T) {
 	r, _ := testRegistry(5, 0)
 	s := &recorder{closed: true}
-	r.Subscribe([]byte("c"), s, 0, false, nil)
+	r.Subscribe([]byte("c"), s, Open{})
 	if p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1")); p.Delivered != 0 {
 		t.Fatalf("delivered %d to a closed sink", p.Delivered)
 	}
@@ -258,7 +272,7 @@ func TestConcurrentPublishAndSubscribe(t *testing.T) {
 		}()
 	}
 	late := &recorder{}
-	r.Subscribe([]byte("c"), late, first, true, nil)
+	r.Subscribe([]byte("c"), late, Open{Last: first, HasLast: true})
 	wg.Wait()
 	got := late.got()
 	if len(got) != publishers*each {

@@ -9,11 +9,12 @@ import (
 )
 
 // evictor drops channels that had no subscriber and no publish for
-// IdleTTL. Each channel's timer is armed when it becomes idle (created by
+// IdleTTL (PollTTL for a channel only polls touched). Each channel's timer is armed when it becomes idle (created by
 // a publish, or its last subscriber left); a publish meanwhile only
 // records the time, and the timer, when it fires, either evicts or moves
 // itself to idleSince+IdleTTL.
 type evictor struct {
+	tick    time.Duration // immutable
 	mu      sync.Mutex
 	wheel   *wheel.Wheel[*Channel] // guarded by mu
 	fired   []*Channel             // guarded by mu; scratch of advance
@@ -22,7 +23,7 @@ type evictor struct {
 
 func newEvictor(ttl time.Duration, now int64) *evictor {
 	tick := min(max(ttl/8, 10*time.Millisecond), time.Second)
-	return &evictor{wheel: wheel.New[*Channel](tick, 1024, now)}
+	return &evictor{tick: tick, wheel: wheel.New[*Channel](tick, 1024, now)}
 }
 
 // arm schedules c's idle check at deadline (Unix ns).
@@ -53,10 +54,10 @@ func (r *Registry) EvictIdle(now time.Time) {
 	e.mu.Unlock()
 }
 
-// Run evicts idle channels until stop is closed.
+// Run evicts idle channels and keeps the replay rings within their memory
+// budget until stop is closed.
 func (r *Registry) Run(stop <-chan struct{}) {
-	tick := min(max(r.cfg.IdleTTL/8, 10*time.Millisecond), time.Second)
-	tk := time.NewTicker(tick)
+	tk := time.NewTicker(r.evictor.tick)
 	defer tk.Stop()
 	for {
 		select {
@@ -64,6 +65,8 @@ func (r *Registry) Run(stop <-chan struct{}) {
 			return
 		case <-tk.C:
 			r.EvictIdle(r.cfg.Now())
+		case <-r.memory.wake:
+			r.Reclaim()
 		}
 	}
 }
@@ -71,21 +74,25 @@ func (r *Registry) Run(stop <-chan struct{}) {
 // expire handles c's fired idle timer at now.
 func (r *Registry) expire(c *Channel, now int64) {
 	c.mu.Lock()
-	if c.dead || len(c.subs) > 0 {
+	if c.dead || len(c.subs) > 0 || len(c.waiters) > 0 {
 		c.mu.Unlock() // busy: the last subscriber to leave re-arms
 		return
 	}
-	if due := c.idleSince + int64(r.cfg.IdleTTL); due > now {
+	if due := c.idleSince + int64(c.idleTTLLocked()); due > now {
 		c.mu.Unlock()
 		r.evictor.arm(c, due) // published to since it was armed
 		return
 	}
 	c.dead = true
 	r.raiseHighWater(c.last)
+	cost := c.ring.Cost()
 	c.ring.Clear()
+	c.ringCost.Store(0)
 	c.mu.Unlock()
+	r.buffered(-cost)
 	r.channels.Compute(c.name, func(cur *Channel, loaded bool) (*Channel, bool) {
 		return cur, !loaded || cur == c // delete only this incarnation
 	})
+	r.count.Add(-1)
 	r.evictor.evicted.Add(1)
 }

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -30,9 +31,14 @@ func TestIdleChannelIsEvicted(t *testing.T) {
 		t.Fatalf("new incarnation id %d not above old last id %d + 1", p.ID, last.ID)
 	}
 	s := &recorder{}
-	r.Subscribe([]byte("c"), s, last.ID, true, nil)
-	want := fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_gap\",\"lastKnownId\":%d}\n\n", p.ID, last.ID)
-	if got := s.got(); len(got) != 1 || got[0] != want {
+	r.Subscribe([]byte("c"), s, Open{Last: last.ID, HasLast: true})
+	// The reset is followed by the new incarnation's buffer (SPEC 3.2):
+	// nothing still buffered is lost.
+	want := []string{
+		fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_gap\",\"lastKnownId\":%d}\n\n", p.ID, last.ID),
+		event(p.ID, "e", "3"),
+	}
+	if got := s.got(); !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
@@ -57,7 +63,7 @@ func TestPublishKeepsChannelAlive(t *testing.T) {
 
 func TestSubscribedChannelIsKept(t *testing.T) {
 	r, now := testRegistry(5, 0)
-	sub, _ := r.Subscribe([]byte("c"), &recorder{}, 0, false, nil)
+	sub, _ := r.Subscribe([]byte("c"), &recorder{}, Open{})
 	*now = now.Add(10 * time.Minute)
 	r.EvictIdle(*now)
 	if r.Lookup([]byte("c")) == nil {

@@ -7,17 +7,25 @@ import (
 	"github.com/workkit/realtime/ring"
 )
 
-// SSE framing. Every frame is byte-exact as SPEC 3.1 and 3.2 spell it.
+// SSE framing: every byte of the event stream the server sends is built
+// here, byte-exact as SPEC 3.1 and 3.2 spell it — event frames, resets,
+// the opening frame, retry hints and heartbeats. The reactor is only told
+// what to send.
 
-// ResetEvent is the event name of the frame that tells a client its last id
-// cannot be resumed.
-const ResetEvent = "realtime.reset"
+// Event names the server reserves.
+const (
+	// ResetEvent tells a client its last id cannot be resumed (SPEC 3.2).
+	ResetEvent = "realtime.reset"
+)
 
 // Reset reasons (SPEC 3.2).
 const (
 	ReasonBufferGap     = "buffer_gap"
 	ReasonBufferOverrun = "buffer_overrun"
 )
+
+// Heartbeat is the comment frame sent on a quiet stream (SPEC 3.1).
+var Heartbeat = []byte(": hb\n\n")
 
 // AppendEvent appends the frame of one event:
 //
@@ -56,6 +64,30 @@ func AppendReset(dst []byte, r Reset) []byte {
 	dst = strconv.AppendUint(dst, r.ID, 10)
 	dst = append(dst, "\ndata: "...)
 	dst = AppendResetData(dst, r)
+	return append(dst, "\n\n"...)
+}
+
+// AppendRetry appends a retry hint: "retry: <ms>\n\n".
+func AppendRetry(dst []byte, ms int64) []byte {
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, ms, 10)
+	return append(dst, "\n\n"...)
+}
+
+// AppendOpen appends the first frame of a stream (SPEC 3.1): the retry
+// hint and, for a stream opened without a last id, the channel's current
+// id, so a client that drops before its first event resumes from it:
+//
+//	retry: <ms>\n\n             (a resume)
+//	retry: <ms>\nid: <N>\n\n    (a fresh stream)
+func AppendOpen(dst []byte, ms int64, fresh bool, n uint64) []byte {
+	if !fresh {
+		return AppendRetry(dst, ms)
+	}
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, ms, 10)
+	dst = append(dst, "\nid: "...)
+	dst = strconv.AppendUint(dst, n, 10)
 	return append(dst, "\n\n"...)
 }
 

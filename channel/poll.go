@@ -25,15 +25,20 @@ func (m *Missed) Release() {
 
 // Poll returns what a client whose last id is last has missed on channel
 // name (without hasLast: nothing, the client starts from now). When that is
-// nothing and wait is not nil, wait is registered, atomically, as a
-// subscriber for the next event, outside the subscriber limit; the caller
-// cancels the returned subscription when done. The channel is created if
-// needed, like a subscribe.
-func (r *Registry) Poll(name []byte, last uint64, hasLast bool, wait Sink) (Missed, *Subscription) {
+// nothing and wait is not nil, wait is registered, atomically, as a parked
+// long-poll: it is sent the next event, but it is not a subscriber (not
+// counted against the subscriber limit, in Info or in Delivered). The
+// caller cancels the returned subscription when done. The channel is
+// created if needed; one that only polls touch is evicted after PollTTL.
+func (r *Registry) Poll(name []byte, last uint64, hasLast bool, wait Sink) (Missed, *Subscription, error) {
 	for {
-		m, s, err := r.get(name).poll(last, hasLast, wait)
+		c, err := r.get(name, false)
+		if err != nil {
+			return Missed{}, nil, err
+		}
+		m, s, err := c.poll(last, hasLast, wait)
 		if err != errDead {
-			return m, s
+			return m, s, err
 		}
 	}
 }
@@ -61,12 +66,5 @@ func (c *Channel) poll(last uint64, hasLast bool, wait Sink) (Missed, *Subscript
 	if !m.Empty() || wait == nil {
 		return m, nil, nil
 	}
-	return m, c.addLocked(wait), nil
-}
-
-// addLocked registers sink as a subscriber. c.mu is held.
-func (c *Channel) addLocked(sink Sink) *Subscription {
-	s := &Subscription{ch: c, sink: sink, idx: len(c.subs)}
-	c.subs = append(c.subs, s)
-	return s
+	return m, c.addLocked(wait, true), nil
 }

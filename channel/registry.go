@@ -15,13 +15,17 @@ import (
 type Config struct {
 	ReplayBuffer   int              // events kept per channel (SPEC --replay-buffer)
 	MaxSubscribers int              // subscribers per channel; 0 means no limit
+	MaxChannels    int              // channels held at once; 0 means no limit
+	ReplayMemory   int64            // bytes of buffered events over all channels; 0 means no limit
 	IdleTTL        time.Duration    // a channel idle this long may be evicted
+	PollTTL        time.Duration    // ... one that only polls touched, this long (at most IdleTTL)
 	Now            func() time.Time // clock for id bases and idleness; nil means time.Now
 }
 
 // DefaultConfig returns the defaults of SPEC section 2.
 func DefaultConfig() Config {
-	return Config{ReplayBuffer: 50, MaxSubscribers: 1000, IdleTTL: 5 * time.Minute}
+	return Config{ReplayBuffer: 50, MaxSubscribers: 1000, MaxChannels: 100_000, ReplayMemory: 256 << 20,
+		IdleTTL: 5 * time.Minute, PollTTL: 10 * time.Second}
 }
 
 // Validate reports a configuration that cannot work.
@@ -31,8 +35,12 @@ func (c Config) Validate() error {
 		return errors.New("channel: replay buffer must not be negative")
 	case c.MaxSubscribers < 0:
 		return errors.New("channel: max subscribers must not be negative")
-	case c.IdleTTL <= 0:
-		return errors.New("channel: idle TTL must be positive")
+	case c.MaxChannels < 0:
+		return errors.New("channel: max channels must not be negative")
+	case c.ReplayMemory < 0:
+		return errors.New("channel: replay memory must not be negative")
+	case c.IdleTTL <= 0 || c.PollTTL <= 0:
+		return errors.New("channel: idle TTLs must be positive")
 	}
 	return nil
 }
@@ -42,10 +50,12 @@ func (c Config) Validate() error {
 type Registry struct {
 	cfg      Config                         // immutable
 	channels *xsync.MapOf[string, *Channel] // the live incarnation of each name
+	count    atomic.Int64                   // channels held, reserved before one is created (MaxChannels)
 	// highWater is at or above every id of every evicted incarnation: a
 	// new incarnation's base is always above it (SPEC 3.2).
 	highWater atomic.Uint64
 	evictor   *evictor // idle-channel eviction
+	memory    memory   // the --replay-memory budget
 	stats     Stats
 }
 
@@ -56,6 +66,8 @@ type Stats struct {
 	Replays       atomic.Uint64 // subscribes that replayed buffered events
 	ResetsGap     atomic.Uint64 // buffer_gap resets sent (streams and polls)
 	ResetsOverrun atomic.Uint64 // buffer_overrun resets sent (streams and polls)
+	Refused       atomic.Uint64 // channels not created: MaxChannels reached
+	Dropped       atomic.Uint64 // buffered events dropped to keep within ReplayMemory
 }
 
 // Stats returns the registry's counters.
@@ -75,32 +87,43 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Registry{
+	cfg.PollTTL = min(cfg.PollTTL, cfg.IdleTTL)
+	r := &Registry{
 		cfg:      cfg,
 		channels: xsync.NewMapOf[string, *Channel](),
-		evictor:  newEvictor(cfg.IdleTTL, cfg.Now().UnixNano()),
+		evictor:  newEvictor(min(cfg.IdleTTL, cfg.PollTTL), cfg.Now().UnixNano()),
 	}
+	r.memory.init(cfg.ReplayMemory)
+	return r
 }
 
 // Publish publishes one event to the channel called name, creating it if
-// needed. data must be compact JSON; neither slice is retained.
+// needed. data must be compact JSON; neither slice is retained. It fails
+// only with ErrTooManyChannels.
 func (r *Registry) Publish(name, event, data []byte) (Published, error) {
 	for {
-		p, err := r.get(name).publish(event, data, r.nowNano())
+		c, err := r.get(name, true)
+		if err != nil {
+			return Published{}, err
+		}
+		p, err := c.publish(event, data, r.nowNano())
 		if err != errDead {
 			return p, err
 		}
 	}
 }
 
-// Subscribe adds sink to the channel called name, creating it if needed.
-// With hasLast, last is the client's Last-Event-ID and the reset and replay
-// of SPEC 3.2 are sent before live events. head, if not nil, is sent first
-// (the stream's response head); the caller keeps its reference. Returns
-// ErrFull at the subscriber limit, having sent nothing.
-func (r *Registry) Subscribe(name []byte, sink Sink, last uint64, hasLast bool, head *ring.Frame) (*Subscription, error) {
+// Subscribe adds sink to the channel called name as a stream, creating the
+// channel if needed, and sends the opening, reset and replay of o (SPEC
+// 3.1, 3.2) before live events. It returns ErrFull at the subscriber limit
+// or ErrTooManyChannels, having sent nothing.
+func (r *Registry) Subscribe(name []byte, sink Sink, o Open) (*Subscription, error) {
 	for {
-		s, err := r.get(name).subscribe(sink, last, hasLast, head)
+		c, err := r.get(name, true)
+		if err != nil {
+			return nil, err
+		}
+		s, err := c.subscribe(sink, o)
 		if err != errDead {
 			return s, err
 		}
@@ -114,22 +137,34 @@ func (r *Registry) Lookup(name []byte) *Channel {
 }
 
 // Len returns the number of live channels.
-func (r *Registry) Len() int { return r.channels.Size() }
+func (r *Registry) Len() int { return int(r.count.Load()) }
 
-// get returns the live channel called name, creating it.
-func (r *Registry) get(name []byte) *Channel {
+// get returns the live channel called name, creating it unless that would
+// exceed MaxChannels. used says whether a publish or a stream (rather than
+// a poll) asks, which decides how long a new channel may stay idle.
+func (r *Registry) get(name []byte, used bool) (*Channel, error) {
 	if c, ok := r.channels.Load(unsafeString(name)); ok {
-		return c
+		return c, nil
+	}
+	if n := r.count.Add(1); r.cfg.MaxChannels > 0 && n > int64(r.cfg.MaxChannels) {
+		r.count.Add(-1)
+		r.stats.Refused.Add(1)
+		return nil, ErrTooManyChannels
 	}
 	key := strings.Clone(string(name))
 	c, loaded := r.channels.LoadOrCompute(key, func() *Channel { return r.newChannel(key) })
 	if loaded {
-		return c
+		r.count.Add(-1)
+		return c, nil
 	}
 	// New and idle: evicted unless a subscriber joins or a publish comes
-	// within the TTL (the timer then re-checks).
-	r.evictor.arm(c, r.nowNano()+int64(r.cfg.IdleTTL))
-	return c
+	// within its TTL (the timer then re-checks).
+	ttl := r.cfg.IdleTTL
+	if !used {
+		ttl = r.cfg.PollTTL
+	}
+	r.evictor.arm(c, r.nowNano()+int64(ttl))
+	return c, nil
 }
 
 // newChannel starts a new incarnation of name: its base is no lower than
