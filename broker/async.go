@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/loop"
@@ -25,16 +26,30 @@ func (*JWTAuth) inline() {}
 // itself, later.
 type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant) (parked bool)
 
+// cachedAuthorizer is an Authorizer that may know its answer without
+// blocking (a decision it made moments ago for the same credential and
+// channel): then it is used on the reactor, with no goroutine.
+type cachedAuthorizer interface {
+	Cached(channel string, req *httpx.Request) (principal string, g Grant, ok bool)
+}
+
 // authorizeThen decides whether req may read channel name and calls then:
-// at once for an inline authorizer; otherwise the reply is deferred (the
-// connection serves no other request meanwhile) and then runs on another
-// goroutine, with a copy of req, once the authorizer answered, failed or
-// timed out.
+// at once for an inline authorizer or a cached decision; otherwise the
+// reply is deferred (the connection serves no other request meanwhile) and
+// then runs on another goroutine, with a copy of req, once the authorizer
+// answered, failed or timed out.
 func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, then authorizedFunc) {
 	if _, ok := b.auth.(inline); ok {
 		d, g := authorize(context.Background(), b.auth, string(name), req)
 		then(c, req, name, d, g)
 		return
+	}
+	if ca, ok := b.auth.(cachedAuthorizer); ok {
+		if principal, g, hit := ca.Cached(string(name), req); hit {
+			g.Principal = principal
+			then(c, req, name, allowed, g)
+			return
+		}
 	}
 	c.Defer()
 	creq := cloneRequest(req)
@@ -47,16 +62,20 @@ func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, th
 	}()
 }
 
-// authorizeAsync runs a blocking authorizer under the concurrency bound
-// and the timeout; waiting for a slot counts against the timeout.
+// authorizeAsync runs a blocking authorizer under the concurrency bound and
+// the timeout. Waiting for a slot is bounded by the timeout too; no slot in
+// time is a capacity failure (503), never a deny.
 func (b *Broker) authorizeAsync(req *httpx.Request, channel string) (decision, Grant) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AuthTimeout)
-	defer cancel()
+	wait := time.NewTimer(b.cfg.AuthTimeout)
 	select {
 	case b.authSem <- struct{}{}:
-	case <-ctx.Done():
-		return forbidden, Grant{}
+		wait.Stop()
+	case <-wait.C:
+		b.stats.authBusy.Add(1)
+		return unavailable, Grant{}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.AuthTimeout)
+	defer cancel()
 	type result struct {
 		d decision
 		g Grant
@@ -71,23 +90,27 @@ func (b *Broker) authorizeAsync(req *httpx.Request, channel string) (decision, G
 	case r := <-done:
 		return r.d, r.g
 	case <-ctx.Done():
-		return forbidden, Grant{}
+		return unavailable, Grant{}
 	}
 }
 
-// authorize runs a, turning errors and panics into denials.
+// authorize runs a: a deny is 403, an unauthenticated error 401, and any
+// other error or a panic 503 — never an allow.
 func authorize(ctx context.Context, a Authorizer, channel string, req *httpx.Request) (d decision, g Grant) {
 	defer func() {
 		if recover() != nil {
-			d = forbidden
+			d = unavailable
 		}
 	}()
 	ctx = context.WithValue(ctx, grantKey{}, &g)
-	_, ok, err := a.Authorize(ctx, channel, req)
+	principal, ok, err := a.Authorize(ctx, channel, req)
+	g.Principal = principal
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		return unauthenticated, g
-	case err != nil || !ok:
+	case err != nil:
+		return unavailable, g
+	case !ok:
 		return forbidden, g
 	}
 	return allowed, g

@@ -14,9 +14,10 @@ import (
 type Authorizer interface {
 	// Authorize returns the principal for a subscriber of channel, or
 	// ok=false to deny (403). An error wrapping ErrUnauthenticated answers
-	// 401; any other error, or a panic, denies. req is valid only during
-	// the call. An authorizer may learn when its grant expires and record
-	// it with GrantFrom(ctx).
+	// 401; any other error, a panic or a timeout never allows: it answers
+	// 503 with Retry-After, so clients retry later instead of giving up.
+	// req is valid only during the call. An authorizer may record when its
+	// grant expires with GrantFrom(ctx).
 	Authorize(ctx context.Context, channel string, req *httpx.Request) (principal string, ok bool, err error)
 }
 
@@ -26,9 +27,15 @@ var ErrUnauthenticated = errors.New("broker: missing or invalid credential")
 
 // Grant is what an Authorizer may record about the access it granted.
 type Grant struct {
+	// Principal is who was allowed: the authorizer's answer.
+	Principal string
 	// Expires, if not zero, is when the credential expires: a stream
-	// opened with it is closed then (SPEC 4).
+	// opened with it is closed by then (SPEC 4), at a jittered moment in
+	// the last tenth of its lifetime (at most 30 s before it).
 	Expires time.Time
+	// Issued, if not zero, is when the credential was issued (a JWT's
+	// iat); with Expires it gives the lifetime. Zero means now.
+	Issued time.Time
 }
 
 type grantKey struct{}
@@ -46,9 +53,10 @@ func GrantFrom(ctx context.Context) *Grant {
 type decision int
 
 const (
-	allowed decision = iota
-	unauthenticated
-	forbidden
+	allowed         decision = iota
+	unauthenticated          // 401
+	forbidden                // 403
+	unavailable              // 503: the authorizer failed, timed out or is at capacity
 )
 
 // allowAll is the authorizer of --auth none.

@@ -16,6 +16,7 @@ const maxBatch = 1000
 const (
 	errItemChannel  = "channel is required and must be a valid channel name"
 	errItemNotAllow = "forbidden"
+	errItemChannels = "too many channels: try again later"
 )
 
 // publishBatch serves POST /publish (SPEC 3.4): a JSON array of
@@ -31,7 +32,7 @@ func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
 		b.replyError(c, req, 411, "Content-Length required")
 		return
 	}
-	may, d := b.publisherScope(req)
+	scope, d := b.publisherScope(req)
 	if d != allowed {
 		b.replyDenied(c, req, d)
 		return
@@ -58,14 +59,14 @@ func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
 			out = append(out, ',')
 		}
 		i++
-		out = b.publishItem(out, el, may)
+		out = b.publishItem(out, el, scope)
 		return nil
 	})
 	b.replyJSON(c, req, append(out, ']'))
 }
 
 // publishItem publishes one batch item and appends its result.
-func (b *Broker) publishItem(out, el []byte, may func(channel []byte) bool) []byte {
+func (b *Broker) publishItem(out, el []byte, scope pubScope) []byte {
 	ev, err := parseEvent(el)
 	switch {
 	case err == errNotObject:
@@ -74,13 +75,13 @@ func (b *Broker) publishItem(out, el []byte, may func(channel []byte) bool) []by
 		return appendItemError(out, errItemChannel)
 	case err != nil:
 		return appendItemError(out, err.Error())
-	case !may(ev.channel):
+	case !scope.may(ev.channel):
 		b.stats.denied403.Add(1)
 		return appendItemError(out, errItemNotAllow)
 	}
 	p, err := b.reg.Publish(ev.channel, ev.name, ev.data)
 	if err != nil {
-		return appendItemError(out, err.Error())
+		return appendItemError(out, errItemChannels)
 	}
 	return appendPublished(out, p.Delivered, p.ID)
 }
@@ -91,35 +92,45 @@ func appendItemError(dst []byte, msg string) []byte {
 	return append(dst, '}')
 }
 
+// pubScope is what a publisher's credential covers.
+type pubScope struct {
+	all    bool    // --publish-key or --auth none: every channel
+	claims *Claims // else a JWT's publish claim
+}
+
+// may reports whether the scope covers channel.
+func (p pubScope) may(channel []byte) bool {
+	return p.all || (p.claims != nil && p.claims.Publish.MatchBytes(channel))
+}
+
 // publisherScope checks the bearer of a publish request once and returns
 // which channels it may publish to.
-func (b *Broker) publisherScope(req *httpx.Request) (func([]byte) bool, decision) {
-	all := func([]byte) bool { return true }
+func (b *Broker) publisherScope(req *httpx.Request) (pubScope, decision) {
 	if b.cfg.Auth == "none" {
-		return all, allowed
+		return pubScope{all: true}, allowed
 	}
 	tok := bearer(req)
 	if len(tok) == 0 {
-		return nil, unauthenticated
+		return pubScope{}, unauthenticated
 	}
 	if k := b.cfg.PublishKey; k != "" && subtle.ConstantTimeCompare(tok, []byte(k)) == 1 {
-		return all, allowed
+		return pubScope{all: true}, allowed
 	}
 	if b.jwt == nil {
-		return nil, unauthenticated
+		return pubScope{}, unauthenticated
 	}
 	claims, err := b.jwt.VerifyBytes(tok)
 	if err != nil {
-		return nil, unauthenticated
+		return pubScope{}, unauthenticated
 	}
-	return func(ch []byte) bool { return claims.Publish.Match(string(ch)) }, allowed
+	return pubScope{claims: claims}, allowed
 }
 
 // appendInfo appends the channel info of SPEC 3.6.
 func appendInfo(dst []byte, name []byte, subscribers int, last, oldest uint64, buffered int) []byte {
-	dst = append(dst, `{"channel":"`...)
-	dst = append(dst, name...) // validated: no escaping needed
-	dst = append(dst, `","subscribers":`...)
+	dst = append(dst, `{"channel":`...)
+	dst = httpx.AppendJSONString(dst, string(name)) // a custom --channel-pattern may allow any character
+	dst = append(dst, `,"subscribers":`...)
 	dst = strconv.AppendInt(dst, int64(subscribers), 10)
 	dst = append(dst, `,"lastId":`...)
 	dst = strconv.AppendUint(dst, last, 10)

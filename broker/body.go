@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // Publish bodies (SPEC 3.3): {"event":"<name>","data":<any JSON>}.
@@ -18,6 +19,7 @@ var (
 	errEventName     = errors.New("event must match ^[a-zA-Z0-9:_.-]{1,64}$")
 	errEventReserved = errors.New("event names starting with realtime. are reserved")
 	errNotArray      = errors.New("body must be a JSON array")
+	errNotUTF8       = errors.New("data must be valid UTF-8")
 )
 
 // nameChars are the characters of channel names (default pattern) and
@@ -80,6 +82,9 @@ func parseEvent(obj []byte) (event, error) {
 	}
 	if ev.data == nil {
 		return ev, errNoData
+	}
+	if !utf8.Valid(ev.data) { // streams are text/event-stream; charset=utf-8 (SPEC 5)
+		return ev, errNotUTF8
 	}
 	if nameTok == nil {
 		return ev, errNoEvent

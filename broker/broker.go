@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"regexp"
 	"strconv"
@@ -33,12 +34,13 @@ type Broker struct {
 	stop      chan struct{}     // closed by Shutdown: stops the channel evictor
 	stopOnce  sync.Once
 
-	streamHead []byte // immutable: the 200 head of an event stream and its first retry frame
+	streamHead []byte // immutable: the 200 head of an event stream without CORS headers
 	stats      brokerStats
 }
 
 // New builds a broker from a valid cfg.
 func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	cfg.Loop.HeartbeatFrame = channel.Heartbeat // the reactor is told what to send
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -50,7 +52,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if err := b.setupAuth(); err != nil {
 		return nil, err
 	}
-	b.streamHead = b.appendStreamHead(nil, nil)
+	b.streamHead = appendStreamHead(nil, nil)
 	srv, err := loop.New(cfg.Loop, b)
 	if err != nil {
 		return nil, err
@@ -181,10 +183,7 @@ func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	n := uint64(r[0]) | uint64(r[1])<<8 | uint64(r[2])<<16 | uint64(r[3])<<24
-	return d/2 + time.Duration(n%uint64(d))
+	return d/2 + time.Duration(mrand.Int64N(int64(d)))
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }

@@ -76,6 +76,16 @@ func (c Config) Validate() error {
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("broker: --log-format must be text or json")
 	}
+	for _, o := range c.CORSOrigins {
+		if o == "null" {
+			return errors.New("broker: --cors-origins must not list \"null\": any sandboxed page sends it")
+		}
+	}
+	if m := c.Channel.ReplayMemory; m > 0 && m < 2*int64(c.Loop.MaxBodyBytes) {
+		// The one place these two limits meet: the budget must hold the
+		// newest events of a channel, whatever their size.
+		return fmt.Errorf("broker: --replay-memory must be 0 (no limit) or at least twice --max-publish-bytes (%d)", 2*c.Loop.MaxBodyBytes)
+	}
 	if _, err := regexp.Compile(c.ChannelPattern); err != nil {
 		return fmt.Errorf("broker: --channel-pattern: %w", err)
 	}

@@ -5,9 +5,13 @@ import (
 	"github.com/workkit/realtime/loop"
 )
 
-// CORS (SPEC 3.7): with --cors-origins set, a request whose Origin is in
-// the list (or the list holds "*") gets Access-Control-Allow-Origin with
-// that origin echoed and credentials allowed; preflights are answered 204.
+// CORS (SPEC 3.7, 5): with --cors-origins set, a request whose Origin is
+// in the list gets Access-Control-Allow-Origin with that origin echoed and
+// credentials allowed. "*" in the list lets any other origin read without
+// credentials (Access-Control-Allow-Origin: *): a page of any site may
+// then read public streams, never a logged-in user's. "*" never matches
+// the opaque origin "null" (sandboxed frames, file: pages), which is
+// refused in the list itself. Preflights are answered 204.
 
 // corsHeaders returns the CORS response headers for req, or nil when CORS
 // is off or the origin is not allowed.
@@ -16,23 +20,43 @@ func (b *Broker) corsHeaders(req *httpx.Request) []string {
 		return nil
 	}
 	origin := req.Header("Origin")
-	if len(origin) == 0 || !b.originAllowed(origin) {
+	if len(origin) == 0 {
 		return nil
 	}
-	return []string{
-		"Access-Control-Allow-Origin", string(origin),
-		"Access-Control-Allow-Credentials", "true",
-		"Vary", "Origin",
+	switch b.originAllowed(origin) {
+	case originListed:
+		return []string{
+			"Access-Control-Allow-Origin", string(origin),
+			"Access-Control-Allow-Credentials", "true",
+			"Vary", "Origin",
+		}
+	case originAny:
+		return []string{"Access-Control-Allow-Origin", "*"}
 	}
+	return nil
 }
 
-func (b *Broker) originAllowed(origin []byte) bool {
+// How an origin is allowed.
+const (
+	originRefused = iota
+	originListed  // named in --cors-origins: echoed, with credentials
+	originAny     // covered by "*": without credentials
+)
+
+func (b *Broker) originAllowed(origin []byte) int {
+	wildcard := false
 	for _, o := range b.cfg.CORSOrigins {
-		if o == "*" || o == string(origin) {
-			return true
+		switch o {
+		case string(origin):
+			return originListed
+		case "*":
+			wildcard = true
 		}
 	}
-	return false
+	if wildcard && string(origin) != "null" {
+		return originAny
+	}
+	return originRefused
 }
 
 // corsEnabled reports whether preflights are answered.

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +84,7 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	close  bool // the server said Connection: close
 }
 
 // do sends one raw request on a fresh connection and reads the response.
@@ -117,7 +120,7 @@ func readResponse(t testing.TB, br *bufio.Reader) response {
 	if err != nil {
 		t.Fatalf("read body: %v", err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body), close: resp.Close}
 }
 
 // get builds a GET request with optional extra header lines.
@@ -158,6 +161,9 @@ type stream struct {
 	c      net.Conn
 	br     *bufio.Reader
 	header http.Header
+	retry  int64  // the retry hint of the opening frame, ms
+	fresh  bool   // the opening frame carried an id: opened without a last id
+	openID uint64 // that id
 }
 
 // subscribe opens /sse/channel with the given extra header lines (a
@@ -195,10 +201,32 @@ func (s *server) trySubscribe(channel string, headers ...string) (*stream, respo
 	}
 	st := &stream{t: s.t, c: c, br: br, header: tp.Header}
 	s.t.Cleanup(func() { c.Close() })
-	if f := st.next(); f != "retry: 2000\n\n" {
-		s.t.Fatalf("first frame %q, want the retry hint", f)
-	}
+	st.checkOpening(s.cfg.Retry)
 	return st, response{status: 200, header: tp.Header}
+}
+
+// openingRE is the first frame of a stream (SPEC 3.1): the retry hint, and
+// the channel's id on a stream opened without a last id.
+var openingRE = regexp.MustCompile(`^retry: (\d+)\n(?:id: (\d+)\n)?\n$`)
+
+// checkOpening reads the first frame and checks it: a retry hint within
+// ±25 % of retry; the id it carries (if any) is kept in st.openID.
+func (st *stream) checkOpening(retry time.Duration) {
+	st.t.Helper()
+	f := st.next()
+	m := openingRE.FindStringSubmatch(f)
+	if m == nil {
+		st.t.Fatalf("first frame %q, want the retry hint (and id)", f)
+	}
+	ms, _ := strconv.ParseInt(m[1], 10, 64)
+	if lo, hi := retry.Milliseconds()*3/4, retry.Milliseconds()*5/4; ms < lo || ms > hi {
+		st.t.Fatalf("retry hint %d ms, want %d..%d", ms, lo, hi)
+	}
+	st.retry = ms
+	if m[2] != "" {
+		st.openID, _ = strconv.ParseUint(m[2], 10, 64)
+		st.fresh = true
+	}
 }
 
 // next returns the next frame, raw, up to and including its blank line.
@@ -252,4 +280,24 @@ func mustJSON(t testing.TB, s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("decode %q: %v", s, err)
 	}
+}
+
+// metric returns the value of one realtime_* sample of the server's
+// /metrics (as printed, labels included: `name{label="v"}`), 0 if absent.
+func (s *server) metric(sample string) float64 {
+	s.t.Helper()
+	rec := httptest.NewRecorder()
+	s.b.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if name, val, ok := strings.Cut(line, " "); ok && name == sample {
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				s.t.Fatalf("bad sample %q", line)
+			}
+			return v
+		}
+	}
+	return 0
 }

@@ -47,13 +47,19 @@ func (p *Patterns) UnmarshalJSON(b []byte) error {
 }
 
 // Match reports whether channel is covered by one of the patterns.
-func (p Patterns) Match(channel string) bool {
+func (p Patterns) Match(channel string) bool { return matchPatterns(p, channel) }
+
+// MatchBytes is Match for a channel name held in a byte slice; it does not
+// allocate.
+func (p Patterns) MatchBytes(channel []byte) bool { return matchPatterns(p, channel) }
+
+func matchPatterns[S ~string | ~[]byte](p Patterns, channel S) bool {
 	for _, pat := range p {
 		if prefix, wild := strings.CutSuffix(pat, "*"); wild {
-			if strings.HasPrefix(channel, prefix) {
+			if len(channel) >= len(prefix) && string(channel[:len(prefix)]) == prefix {
 				return true
 			}
-		} else if pat == channel {
+		} else if string(channel) == pat {
 			return true
 		}
 	}
@@ -109,7 +115,8 @@ func NewJWTPublicKey(file, cookie string) (*JWTAuth, error) {
 
 func newJWTAuth(m jwt.SigningMethod, key any, cookie string) *JWTAuth {
 	return &JWTAuth{
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{m.Alg()}), jwt.WithExpirationRequired()),
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{m.Alg()}), jwt.WithExpirationRequired(),
+			jwt.WithStrictDecoding()), // one spelling per signature: canonical base64url (SPEC 4)
 		key:    key,
 		method: m,
 		cookie: cookie,
@@ -134,8 +141,12 @@ func (a *JWTAuth) Authorize(ctx context.Context, channel string, req *httpx.Requ
 	if err != nil {
 		return "", false, err
 	}
+	g := GrantFrom(ctx)
 	if claims.ExpiresAt != nil {
-		GrantFrom(ctx).Expires = claims.ExpiresAt.Time
+		g.Expires = claims.ExpiresAt.Time
+	}
+	if claims.IssuedAt != nil {
+		g.Issued = claims.IssuedAt.Time
 	}
 	return claims.Subject, claims.Channels.Match(channel), nil
 }

@@ -39,7 +39,7 @@ func TestTokenCacheIsBounded(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		c.put([]byte{byte('a' + i)}, &Claims{})
 	}
-	if n := c.m.Size(); n > 3 {
+	if n := c.m.m.Size(); n > 3 {
 		t.Fatalf("cache holds %d entries, bound 3", n)
 	}
 }

@@ -15,7 +15,10 @@ import (
 type brokerStats struct {
 	denied401 atomic.Uint64 // subscribes, polls and publishes refused 401
 	denied403 atomic.Uint64 // ... refused 403
+	denied503 atomic.Uint64 // ... refused 503: the authorizer failed, timed out or was at capacity
+	authBusy  atomic.Uint64 // of those, no authorizer slot free within --auth-timeout
 	polls     atomic.Uint64 // polls answered or parked
+	parked    atomic.Int64  // long-polls parked now
 }
 
 // MetricsHandler serves the Prometheus metrics of the admin listener. The
@@ -52,6 +55,11 @@ var (
 	descDenied      = desc("auth_denied_total", "Requests refused by authorization, by status.", "status")
 	descEvictions   = desc("channel_evictions_total", "Channels evicted after --channel-idle-ttl.")
 	descPolls       = desc("polls_total", "Poll requests answered or held.")
+	descParked      = desc("polls_parked", "Long-polls waiting for an event now (not subscribers: SPEC 3.5).")
+	descRefused     = desc("channels_refused_total", "Channels not created because --max-channels was reached (answered 503).")
+	descBuffered    = desc("replay_buffered_bytes", "Memory held by the replay buffers of all channels (--replay-memory bounds it).")
+	descDropped     = desc("replay_dropped_total", "Buffered events dropped to keep within --replay-memory.")
+	descAuthBusy    = desc("auth_busy_total", "Authorizations refused 503 because no authorizer slot freed within --auth-timeout.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -62,7 +70,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descStreams, descChannels, descPublishes,
 		descDeliveries, descBytes, descWrites, descFramesOut, descStalls, descHeartbeats, descReplays,
-		descResets, descDisconnects, descDenied, descEvictions, descPolls} {
+		descResets, descDisconnects, descDenied, descEvictions, descPolls, descParked, descRefused, descBuffered, descDropped,
+		descAuthBusy} {
 		ch <- d
 	}
 }
@@ -95,6 +104,12 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descDenied, bs.denied401.Load(), "401")
 	counter(descDenied, bs.denied403.Load(), "403")
+	counter(descDenied, bs.denied503.Load(), "503")
 	counter(descEvictions, m.b.reg.Evictions())
 	counter(descPolls, bs.polls.Load())
+	gauge(descParked, float64(bs.parked.Load()))
+	counter(descRefused, rs.Refused.Load())
+	gauge(descBuffered, float64(m.b.reg.BufferedBytes()))
+	counter(descDropped, rs.Dropped.Load())
+	counter(descAuthBusy, bs.authBusy.Load())
 }

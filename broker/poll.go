@@ -51,25 +51,27 @@ func (b *Broker) pollAuthorized(c *loop.Conn, req *httpx.Request, name []byte, d
 	last, hasLast := lastEventID(req)
 	wait, _ := pollWait(req)
 	if wait == 0 {
-		m, _ := b.reg.Poll(name, last, hasLast, nil)
-		b.replyMissed(c, req, &m)
+		m, _, err := b.reg.Poll(name, last, hasLast, nil)
+		b.replyPoll(c, req, &m, err)
 		return false
 	}
 	w := &pollWaiter{b: b, c: c, req: cloneRequest(req), name: []byte(string(name)), last: last, hasLast: hasLast}
 	w.mu.Lock()
-	m, sub := b.reg.Poll(w.name, last, hasLast, w)
+	m, sub, err := b.reg.Poll(w.name, last, hasLast, w)
 	if sub == nil {
 		w.mu.Unlock()
-		b.replyMissed(c, req, &m)
+		b.replyPoll(c, req, &m, err)
 		return false
 	}
 	c.Defer()
+	b.stats.parked.Add(1)
 	w.sub = sub
 	if !hasLast { // the client starts from now: wake it with what follows
 		w.last, w.hasLast = m.LastID, true
 	}
 	w.timer = time.AfterFunc(time.Duration(wait)*time.Second, func() { w.fire(true) })
 	w.mu.Unlock()
+	c.SetOnDrain(func() { w.fire(true) })  // shutdown answers at once (SPEC 5)
 	c.SetOnClose(func() { w.fire(false) }) // runs at once if the peer is already gone
 	return true
 }
@@ -94,6 +96,16 @@ type pollWaiter struct {
 // Send implements channel.Sink: the first event wakes the poll. It is
 // called under the channel's lock, so the reply is built on a goroutine.
 func (w *pollWaiter) Send(f *ring.Frame) bool {
+	return w.wake(f)
+}
+
+// Replay implements channel.Sink; a parked poll is never replayed to (the
+// channel answers the poll itself first), so it only wakes it.
+func (w *pollWaiter) Replay(f *ring.Frame) bool {
+	return w.wake(f)
+}
+
+func (w *pollWaiter) wake(f *ring.Frame) bool {
 	f.Release() // the reply is built from the ring, not from f
 	if !w.done.CompareAndSwap(false, true) {
 		return false
@@ -120,19 +132,26 @@ func (w *pollWaiter) finish(reply bool) {
 	}
 	if sub != nil {
 		sub.Cancel()
+		w.b.stats.parked.Add(-1)
 	}
 	if !reply {
 		return
 	}
 	w.c.SetOnClose(nil)
-	m, _ := w.b.reg.Poll(w.name, w.last, w.hasLast, nil)
-	w.b.replyMissed(w.c, w.req, &m)
+	w.c.SetOnDrain(nil)
+	m, _, err := w.b.reg.Poll(w.name, w.last, w.hasLast, nil)
+	w.b.replyPoll(w.c, w.req, &m, err)
 	w.c.Resume()
 }
 
-// replyMissed answers a poll: {"events":[...],"lastId":N}, a reset first
-// when there is one, each event as {"id","event","data"}.
-func (b *Broker) replyMissed(c *loop.Conn, req *httpx.Request, m *channel.Missed) {
+// replyPoll answers a poll: {"events":[...],"lastId":N}, a reset first
+// when there is one, each event as {"id","event","data"}; or, when err
+// (channel.ErrTooManyChannels) says the channel could not be created, 503.
+func (b *Broker) replyPoll(c *loop.Conn, req *httpx.Request, m *channel.Missed, err error) {
+	if err != nil {
+		b.replyTooManyChannels(c, req)
+		return
+	}
 	body := appendMissed(make([]byte, 0, 256), m)
 	m.Release()
 	b.replyJSON(c, req, body)

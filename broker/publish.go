@@ -36,8 +36,8 @@ func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
 		return
 	}
 	p, err := b.reg.Publish(name, ev.name, ev.data)
-	if err != nil {
-		b.replyError(c, req, 500, err.Error())
+	if err != nil { // the only failure: channel.ErrTooManyChannels
+		b.replyTooManyChannels(c, req)
 		return
 	}
 	var out [64]byte
@@ -56,8 +56,8 @@ func appendPublished(dst []byte, delivered int, id uint64) []byte {
 // authorizePublish checks a publisher's bearer token: the --publish-key,
 // or a JWT whose publish claim covers the channel.
 func (b *Broker) authorizePublish(name []byte, req *httpx.Request) decision {
-	may, d := b.publisherScope(req)
-	if d == allowed && !may(name) {
+	scope, d := b.publisherScope(req)
+	if d == allowed && !scope.may(name) {
 		return forbidden
 	}
 	return d

@@ -42,9 +42,10 @@ func TestReplayAndReset(t *testing.T) {
 		{name: "header wins over query", query: &ref{rel: 5}, hdr: &ref{rel: 9}, from: 10},
 		{name: "invalid header ignored", query: &ref{rel: 8}, raw: "Last-Event-ID: -3\r\n", from: 9},
 		{name: "invalid everywhere", raw: "Last-Event-ID: abc\r\n"},
-		{name: "L > N", hdr: &ref{rel: 11}, reset: "gap"},
-		{name: "L below base", hdr: &ref{rel: 17, abs: true}, reset: "gap"},
-		{name: "L == 0", hdr: &ref{rel: 0, abs: true}, reset: "gap"},
+		// A gap is followed by every buffered event (SPEC 3.2).
+		{name: "L > N", hdr: &ref{rel: 11}, reset: "gap", from: 6},
+		{name: "L below base", hdr: &ref{rel: 17, abs: true}, reset: "gap", from: 6},
+		{name: "L == 0", hdr: &ref{rel: 0, abs: true}, reset: "gap", from: 6},
 		{name: "L == base", hdr: &ref{rel: 0}, reset: "overrun", from: 6},
 		{name: "L == O-2", hdr: &ref{rel: 4}, reset: "overrun", from: 6},
 	}

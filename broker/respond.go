@@ -45,16 +45,28 @@ func (b *Broker) replyError(c *loop.Conn, req *httpx.Request, status int, msg st
 	c.Reply(f, ka)
 }
 
-// replyDenied answers a failed authorization: 401 with a Bearer challenge,
-// or 403; and counts it.
+// replyDenied answers a failed authorization and counts it: 401 with a
+// Bearer challenge, 403, or 503 with Retry-After when the authorizer
+// failed (SPEC 4: a failure never allows, and never stops a client for
+// good).
 func (b *Broker) replyDenied(c *loop.Conn, req *httpx.Request, d decision) {
-	if d == unauthenticated {
+	switch d {
+	case unauthenticated:
 		b.stats.denied401.Add(1)
 		b.replyError(c, req, 401, "unauthorized", "WWW-Authenticate", "Bearer")
-		return
+	case unavailable:
+		b.stats.denied503.Add(1)
+		b.replyError(c, req, 503, "authorization unavailable: try again later", "Retry-After", "1")
+	default:
+		b.stats.denied403.Add(1)
+		b.replyError(c, req, 403, "forbidden")
 	}
-	b.stats.denied403.Add(1)
-	b.replyError(c, req, 403, "forbidden")
+}
+
+// replyTooManyChannels answers a request that would create a channel past
+// --max-channels (SPEC 2).
+func (b *Broker) replyTooManyChannels(c *loop.Conn, req *httpx.Request) {
+	b.replyError(c, req, 503, "too many channels: try again later", "Retry-After", "5")
 }
 
 // methodNotAllowed answers 405 with the Allow header.

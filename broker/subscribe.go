@@ -1,7 +1,8 @@
 package broker
 
 import (
-	"strconv"
+	"math/rand/v2"
+	"time"
 
 	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/httpx"
@@ -33,21 +34,52 @@ func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d de
 	last, hasLast := lastEventID(req)
 	head := ring.NewFrame()
 	if cors := b.corsHeaders(req); cors != nil {
-		head.SetBytes(b.appendStreamHead(head.Buf(), cors))
+		head.SetBytes(appendStreamHead(head.Buf(), cors))
 	} else {
 		head.SetBytes(append(head.Buf(), b.streamHead...))
 	}
-	sub, err := b.reg.Subscribe(name, c, last, hasLast, head)
+	sub, err := b.reg.Subscribe(name, c, channel.Open{Last: last, HasLast: hasLast, Head: head, Retry: b.streamRetry()})
 	head.Release()
-	if err == channel.ErrFull {
+	switch err {
+	case nil:
+	case channel.ErrFull:
 		b.replyError(c, req, 429, "channel subscriber limit reached", "Retry-After", "5")
+		return false
+	default: // channel.ErrTooManyChannels
+		b.replyTooManyChannels(c, req)
 		return false
 	}
 	c.StartStream(sub.Cancel)
 	if !grant.Expires.IsZero() {
-		c.ExpireAt(grant.Expires)
+		c.ExpireAt(closeBefore(grant, time.Now()))
 	}
 	return false
+}
+
+// streamRetry is the retry hint of one stream: --retry jittered by up to
+// ±25 %, so clients dropped together do not come back together (SPEC 3.1).
+func (b *Broker) streamRetry() time.Duration {
+	r := b.cfg.Retry
+	if r <= 0 {
+		return 0
+	}
+	return r - r/4 + time.Duration(rand.Int64N(int64(r/2)+1))
+}
+
+// closeBefore returns when to end a stream whose credential expires at
+// g.Expires: a random moment in the last tenth of its lifetime (at most
+// 30 s before the expiry), so that the streams of tokens minted together
+// do not all reconnect in the same instant (SPEC 4).
+func closeBefore(g Grant, now time.Time) time.Time {
+	issued := g.Issued
+	if issued.IsZero() || issued.After(now) {
+		issued = now
+	}
+	window := min(30*time.Second, g.Expires.Sub(issued)/10)
+	if window <= 0 {
+		return g.Expires
+	}
+	return g.Expires.Add(-time.Duration(rand.Int64N(int64(window))))
 }
 
 // lastEventID returns the client's last id: the Last-Event-ID header, else
@@ -66,9 +98,9 @@ func lastEventID(req *httpx.Request) (uint64, bool) {
 }
 
 // appendStreamHead appends the response head of an event stream (no
-// Content-Length, no chunking: the body runs until the connection closes),
-// extra headers, and the first frame, the retry hint.
-func (b *Broker) appendStreamHead(dst []byte, extra []string) []byte {
+// Content-Length, no chunking: the body runs until the connection closes)
+// with extra headers. The channel appends the stream's first frame.
+func appendStreamHead(dst []byte, extra []string) []byte {
 	dst = httpx.AppendStatusLine(dst, 200)
 	dst = httpx.AppendHeader(dst, "Content-Type", "text/event-stream; charset=utf-8")
 	dst = httpx.AppendHeader(dst, "Cache-Control", "no-cache, no-transform")
@@ -76,21 +108,13 @@ func (b *Broker) appendStreamHead(dst []byte, extra []string) []byte {
 	for i := 0; i+1 < len(extra); i += 2 {
 		dst = httpx.AppendHeader(dst, extra[i], extra[i+1])
 	}
-	dst = append(dst, "\r\n"...)
-	return appendRetry(dst, b.cfg.Retry)
-}
-
-// appendRetry appends a retry frame: "retry: <ms>\n\n".
-func appendRetry(dst []byte, d interface{ Milliseconds() int64 }) []byte {
-	dst = append(dst, "retry: "...)
-	dst = strconv.AppendInt(dst, d.Milliseconds(), 10)
-	return append(dst, "\n\n"...)
+	return append(dst, "\r\n"...)
 }
 
 // goodbye queues the shutdown frame of a stream: a retry hint with a
 // jittered delay, so clients do not all reconnect at once (SPEC 5).
 func (b *Broker) goodbye(c *loop.Conn) {
 	f := ring.NewFrame()
-	f.SetBytes(appendRetry(f.Buf(), jitter(b.cfg.Retry)))
-	c.Send(f) // takes over our reference
+	f.SetBytes(channel.AppendRetry(f.Buf(), jitter(b.cfg.Retry).Milliseconds()))
+	c.Replay(f) // takes over our reference; a last frame, delivered whole
 }

@@ -58,7 +58,7 @@ func TestWebhookAuthorizer(t *testing.T) {
 		{"deny", "forbidden", ok, 403},
 		{"bad session", "room", "Cookie: session=bad\r\nAuthorization: none\r\n", 403},
 		{"no credential: 401 passes through", "room", "Authorization: none\r\n", 401},
-		{"timeout denies", "slow", ok, 403},
+		{"a timeout is a failure: 503, never an allow", "slow", ok, 503},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,8 +138,8 @@ func TestWebhookUpstreamDown(t *testing.T) {
 		c.Auth = "webhook"
 		c.AuthURL = "http://" + addr + "/auth"
 	})
-	if _, r := s.trySubscribe("room", "Cookie: session=ok\r\nAuthorization: none\r\n"); r.status != 403 {
-		t.Fatalf("upstream down: %d %s, want 403", r.status, r.body)
+	if _, r := s.trySubscribe("room", "Cookie: session=ok\r\nAuthorization: none\r\n"); r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("upstream down: %d %s, want 503 with Retry-After", r.status, r.body)
 	}
 	// Publishing does not go through the webhook: it needs a JWT or the key.
 	if r := s.do(post("/publish/room", `{"event":"e","data":1}`, bearerHeader(pubToken(t)))); r.status != 200 {
