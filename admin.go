@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/workkit/realtime/broker"
@@ -26,7 +29,7 @@ func startAdmin(addr string, b *broker.Broker, log *slog.Logger) (*adminServer, 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", redactedCmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -42,3 +45,35 @@ func startAdmin(addr string, b *broker.Broker, log *slog.Logger) (*adminServer, 
 
 // Shutdown stops the admin listener.
 func (a *adminServer) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
+
+// secretFlags are the flags whose values /debug/pprof/cmdline must not show.
+var secretFlags = map[string]bool{"jwt-secret": true, "publish-key": true}
+
+// redactedCmdline serves what pprof's cmdline handler does — the command
+// line, NUL-separated — with the values of secret flags replaced.
+func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, strings.Join(redactArgs(os.Args), "\x00"))
+}
+
+// redactArgs returns args with the value of every secret flag (given as
+// -name value, --name value, -name=value or --name=value) replaced by
+// "[redacted]".
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i := 1; i < len(out); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(out[i], "-"), "=")
+		if !strings.HasPrefix(out[i], "-") || !secretFlags[name] {
+			continue
+		}
+		if hasValue {
+			out[i] = out[i][:strings.IndexByte(out[i], '=')+1] + "[redacted]"
+		} else if i+1 < len(out) {
+			out[i+1] = "[redacted]"
+			i++
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -16,7 +17,8 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener (SSE, publish, poll, client)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin listener: /metrics, /debug/pprof/, /healthz; empty disables")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "jwt, webhook or none (development only)")
-	fs.StringVar(&cfg.JWTSecret, "jwt-secret", cfg.JWTSecret, "HS256 secret (default: an ephemeral one)")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", cfg.JWTSecret, "HS256 secret (default: an ephemeral one); visible to anyone who can list processes: prefer --jwt-secret-file or REALTIME_JWT_SECRET")
+	fs.Var(secretFile{&cfg.JWTSecret}, "jwt-secret-file", "file holding the HS256 secret (its trailing newline is ignored)")
 	fs.StringVar(&cfg.JWTPublicKey, "jwt-public-key", cfg.JWTPublicKey, "PEM public key file for RS256/ES256/EdDSA tokens")
 	fs.StringVar(&cfg.JWTCookie, "jwt-cookie", cfg.JWTCookie, "cookie searched for a subscriber token")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "webhook authorizer URL (with --auth webhook)")
@@ -28,13 +30,15 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.DurationVar(&cfg.Loop.Heartbeat, "heartbeat", cfg.Loop.Heartbeat, "a comment frame is sent after this long without a write")
 	fs.StringVar(&cfg.ChannelPattern, "channel-pattern", cfg.ChannelPattern, "channel names outside it: 400")
 	fs.DurationVar(&cfg.Channel.IdleTTL, "channel-idle-ttl", cfg.Channel.IdleTTL, "a channel with no subscribers and no publish for this long is evicted")
+	fs.IntVar(&cfg.Channel.MaxChannels, "max-channels", cfg.Channel.MaxChannels, "channels held at once; creating one more: 503 with Retry-After")
+	fs.Var(byteSize{&cfg.Channel.ReplayMemory}, "replay-memory", "bytes of buffered events over all channels (e.g. 256MiB); past it the oldest events of the least recently published channels are dropped")
 	fs.IntVar(&cfg.Loop.MaxPendingBytes, "max-pending-bytes", cfg.Loop.MaxPendingBytes, "a subscriber whose unflushed bytes exceed this is disconnected")
 	fs.DurationVar(&cfg.Loop.WriteStallTimeout, "write-stall-timeout", cfg.Loop.WriteStallTimeout, "a subscriber whose socket accepted nothing for this long is disconnected")
 	fs.IntVar(&cfg.Loop.MaxBodyBytes, "max-publish-bytes", cfg.Loop.MaxBodyBytes, "request bodies over it: 413")
 	fs.IntVar(&cfg.Loop.MaxHeaderBytes, "max-header-bytes", cfg.Loop.MaxHeaderBytes, "request heads over it: 431")
 	fs.DurationVar(&cfg.Loop.HeaderTimeout, "header-timeout", cfg.Loop.HeaderTimeout, "a request head not complete in time: connection closed")
 	fs.DurationVar(&cfg.Loop.IdleTimeout, "idle-timeout", cfg.Loop.IdleTimeout, "keep-alive (non-SSE) connections idle this long are closed")
-	fs.Var(millis{&cfg.Retry}, "retry", "retry: hint (ms) sent at the start of each stream")
+	fs.Var(millis{&cfg.Retry}, "retry", "retry: hint (ms) at the start of each stream, jittered per stream by up to ±25 %")
 	fs.Var(list{&cfg.CORSOrigins}, "cors-origins", "comma-separated allowed origins (credentials allowed); empty: no CORS headers")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful shutdown bound")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
@@ -42,8 +46,31 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 
 // parseFlags parses args, then gives every flag not on the command line
 // the value of its REALTIME_* variable, if set: flags win over the
-// environment.
+// environment. Two ways of giving the same secret is an error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsEnv(fs, args); err != nil {
+		return err
+	}
+	if given(fs, "jwt-secret") && given(fs, "jwt-secret-file") {
+		err := errors.New("give --jwt-secret (REALTIME_JWT_SECRET) or --jwt-secret-file, not both")
+		fmt.Fprintln(fs.Output(), err)
+		return err
+	}
+	return nil
+}
+
+// given reports whether flag name was set on the command line or by its
+// environment variable.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if v, ok := os.LookupEnv(envName(name)); ok && v != "" {
+		set = true
+	}
+	return set
+}
+
+func parseFlagsEnv(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,3 +133,59 @@ func (l list) String() string {
 }
 
 func (l list) Set(s string) error { *l.v = splitList(s); return nil }
+
+// secretFile is a flag naming a file whose contents (without a trailing
+// newline) are a secret: the secret stays off the command line.
+type secretFile struct{ secret *string }
+
+func (f secretFile) String() string { return "" }
+
+func (f secretFile) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return fmt.Errorf("%s is empty", path)
+	}
+	*f.secret = s
+	return nil
+}
+
+// byteSize is a flag holding a number of bytes, written as an integer with
+// an optional KiB, MiB or GiB suffix.
+type byteSize struct{ n *int64 }
+
+func (b byteSize) String() string {
+	if b.n == nil {
+		return "0"
+	}
+	for _, u := range byteUnits {
+		if *b.n >= u.size && *b.n%u.size == 0 {
+			return strconv.FormatInt(*b.n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(*b.n, 10)
+}
+
+var byteUnits = []struct {
+	suffix string
+	size   int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+
+func (b byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = num, u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("want a non-negative number of bytes, optionally with KiB, MiB or GiB")
+	}
+	*b.n = n * mult
+	return nil
+}

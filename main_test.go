@@ -222,7 +222,7 @@ func TestWelcomeCurlLines(t *testing.T) {
 	defer sub.Wait()
 	defer sub.Process.Kill()
 	br := bufio.NewReader(out)
-	if first, _ := br.ReadString('\n'); first != "retry: 2000\n" { // subscribed
+	if first, _ := br.ReadString('\n'); !regexp.MustCompile(`^retry: \d+\n$`).MatchString(first) { // subscribed
 		t.Fatalf("subscriber's first line %q", first)
 	}
 	pub, err := exec.Command("sh", "-c", pubLine).Output()
@@ -246,10 +246,9 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("subscribe: %d", st)
 	}
-	line, _ := br.ReadString('\n') // retry: 2000
-	br.ReadString('\n')
-	if line != "retry: 2000\n" {
-		t.Fatalf("first frame %q", line)
+	opening := readFrame(t, br) // retry: <ms>\nid: <N>\n\n
+	if !regexp.MustCompile(`^retry: \d+\nid: \d+\n\n$`).MatchString(opening) {
+		t.Fatalf("first frame %q", opening)
 	}
 	start := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -324,4 +323,72 @@ func TestFewGoroutinesForManyStreams(t *testing.T) {
 		t.Fatalf("%d goroutines with %d idle streams, want < 100", n, streams)
 	}
 	t.Logf("%d goroutines with %d idle streams", n, streams)
+}
+
+// readFrame reads one SSE frame, up to and including its blank line.
+func readFrame(t *testing.T, br *bufio.Reader) string {
+	t.Helper()
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read frame: %v (got %q)", err, b.String())
+		}
+		b.WriteString(line)
+		if line == "\n" {
+			return b.String()
+		}
+	}
+}
+
+// TestSecretOffTheCommandLine: --jwt-secret-file (and REALTIME_JWT_SECRET)
+// keep the secret out of /proc and /debug/pprof/cmdline, and a secret
+// given as a flag anyway is redacted there.
+func TestSecretOffTheCommandLine(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("file-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, "--jwt-secret-file", file)
+	if _, _, st := sse(t, p.addr, "c", tokenFor(t, "--jwt-secret", "file-secret", "--channels", "*")); st != 200 {
+		t.Fatalf("token signed with the file's secret: %d", st)
+	}
+	q := start(t, nil, "--jwt-secret", "flag-secret", "--publish-key=flag-key")
+	resp, err := http.Get("http://" + q.admin + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(body, []byte("flag-secret")) || bytes.Contains(body, []byte("flag-key")) || !bytes.Contains(body, []byte("[redacted]")) {
+		t.Fatalf("cmdline shows %q", body)
+	}
+	both := exec.Command(binary, "--jwt-secret-file", file, "--addr", "127.0.0.1:0")
+	both.Env = append(os.Environ(), "REALTIME_JWT_SECRET=s")
+	if out, err := both.CombinedOutput(); err == nil || !strings.Contains(string(out), "not both") {
+		t.Fatalf("secret given twice: %v %s", err, out)
+	}
+}
+
+// TestNginxExampleLogsNoTokens: the example proxy config must not write
+// ?token= query strings (credentials) to its access log.
+func TestNginxExampleLogsNoTokens(t *testing.T) {
+	conf, err := os.ReadFile("deploy/nginx.conf.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var formats []string
+	for _, m := range regexp.MustCompile(`(?s)log_format\s+\S+\s+(.*?);`).FindAllSubmatch(conf, -1) {
+		formats = append(formats, string(m[1]))
+	}
+	if len(formats) == 0 || !regexp.MustCompile(`access_log\s+\S+\s+\S+`).Match(conf) {
+		t.Fatal("the example should define its own log_format and use it in access_log")
+	}
+	for _, f := range formats {
+		for _, leak := range []string{"$request ", "$request'", "$request\"", "$request_uri", "$args", "$query_string", "$arg_token"} {
+			if strings.Contains(f, leak) {
+				t.Fatalf("log_format logs %s: %s", leak, f)
+			}
+		}
+	}
 }

@@ -11,12 +11,13 @@ import (
 )
 
 // runToken implements `realtime token`: it prints a JWT signed with the
-// configured secret (--jwt-secret or REALTIME_JWT_SECRET), for tests and
-// scripts.
+// configured secret (--jwt-secret, --jwt-secret-file or
+// REALTIME_JWT_SECRET), for tests and scripts.
 func runToken(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("realtime token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	secret := fs.String("jwt-secret", "", "HS256 secret (default $REALTIME_JWT_SECRET)")
+	fs.Var(secretFile{secret}, "jwt-secret-file", "file holding the HS256 secret")
 	sub := fs.String("sub", "", "subject (principal)")
 	channels := fs.String("channels", "", "comma-separated channel patterns the bearer may subscribe to")
 	publish := fs.String("publish", "", "comma-separated channel patterns the bearer may publish to")
@@ -28,7 +29,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 		*secret = os.Getenv("REALTIME_JWT_SECRET")
 	}
 	if *secret == "" {
-		fmt.Fprintln(stderr, "realtime token: no secret: give --jwt-secret or set REALTIME_JWT_SECRET")
+		fmt.Fprintln(stderr, "realtime token: no secret: give --jwt-secret, --jwt-secret-file or set REALTIME_JWT_SECRET")
 		return 2
 	}
 	if *ttl <= 0 {
