@@ -2,7 +2,7 @@
 GO ?= go
 NODE ?= node
 
-.PHONY: run build test test-go test-alloc test-js test-js-real test-browser vet bench fuzz loadtest clean
+.PHONY: run build deps test test-go test-alloc test-js test-js-real test-browser vet bench fuzz loadtest clean
 
 run:
 	$(GO) run .
@@ -10,11 +10,18 @@ run:
 build:
 	$(GO) build -o bin/realtime .
 
-# The normal test run: vet, every Go test under the race detector in random
-# order (the fuzz seed corpora included), the allocation tests (which need a
-# non-race build), the JS client's tests against a mock and against the real
-# server, and the browser test in headless Chromium.
-test: vet test-go test-alloc test-js test-js-real test-browser
+# The normal test run: what is missing is installed first (deps), then vet,
+# every Go test under the race detector in random order (the fuzz seed
+# corpora included), the allocation tests (which need a non-race build), the
+# JS client's tests against a mock and against the real server, and the
+# browser test in headless Chromium.
+test: deps vet test-go test-alloc test-js test-js-real test-browser
+
+# Debian packages (curl, chromium, redis-server) and the client's npm
+# packages: installed when missing (as root), else the command to run is
+# printed. See scripts/deps.sh.
+deps: client/node_modules/.package-lock.json
+	./scripts/deps.sh
 
 vet:
 	$(GO) vet ./...
@@ -41,6 +48,7 @@ test-browser: build client/node_modules/.package-lock.json
 
 client/node_modules/.package-lock.json: client/package.json client/package-lock.json
 	cd client && npm ci --no-audit --no-fund
+	touch $@
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

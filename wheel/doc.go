@@ -1,7 +1,7 @@
 // Package wheel is a hashed timing wheel for the many short, often re-armed
 // timers of an SSE server: per-connection heartbeats, header, idle and
-// write-stall timeouts, token expiry, channel idle eviction and long-poll
-// timeouts.
+// write-stall timeouts, token expiry and channel idle eviction. (A parked
+// long-poll's timeout is a runtime timer: one per poll, armed once.)
 //
 // A Timer is embedded by value in the object it times, so arming, re-arming
 // and stopping are O(1) and allocate nothing. The wheel never reads a clock:

@@ -6,7 +6,7 @@ import (
 )
 
 // Timer is one deadline in a Wheel. Embed it by value in the object it times
-// (a connection, a channel, a long-poll) so that arming allocates nothing. The
+// (a connection, a channel) so that arming allocates nothing. The
 // zero value is an unarmed timer. While armed, the wheel holds pointers to it,
 // so the object must not be copied or reused for something else until the
 // timer has fired or been stopped. A Timer belongs to at most one Wheel at a
