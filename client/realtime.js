@@ -4,8 +4,9 @@
 // self-contained: no relative imports. It holds three parts:
 //
 //   1. EventStreamParser: the WHATWG event-stream parser (bytes in, events out).
-//   2. subscribe(): one stream loop (fetch + ReadableStream, reconnect with backoff) and, when a
-//      fallbackPollingUrl is given, a poll loop that runs only while no stream is open.
+//   2. subscribe(): one stream loop (fetch + ReadableStream, a liveness watchdog, reconnect with
+//      backoff) and, when a fallbackPollingUrl is given, a poll loop that runs only while no
+//      stream is open; over one channel (/sse/<channel>) or several multiplexed (/sse?channel=).
 //   3. Small helpers: backoff, Retry-After, query-string editing, id conversion.
 
 // ---------------------------------------------------------------------------------------------
@@ -138,35 +139,52 @@ export class EventStreamParser {
 // ---------------------------------------------------------------------------------------------
 
 const RESET_EVENT = "realtime.reset";
+const CLOSED_EVENT = "realtime.closed";
 const DEFAULT_INITIAL_MS = 500;
 const DEFAULT_MAX_MS = 10_000;
 const DEFAULT_POLLING_AFTER_MS = 45_000;
+/** 2.5 times the server's default heartbeat interval (30 s): one late heartbeat is not a dead stream. */
+const DEFAULT_LIVENESS_MS = 75_000;
 const POLL_WAIT_S = 25;
 /** A stream open at least this long counts as a good connection even if it carried no event. */
 const STABLE_MS = 5_000;
+/** setTimeout runs a longer delay at once (it overflows 32 bits), so every timer is capped to it (24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** RealtimeError reports an HTTP answer (status set) or a protocol problem (cause set). */
+/**
+ * RealtimeError reports an HTTP refusal (status set; on a 403, channel names the channel the
+ * server refused, when it says), a realtime.closed frame (reason set), a stream given up as dead,
+ * or a protocol problem (cause set).
+ */
 export class RealtimeError extends Error {
-  constructor(message, { status, cause } = {}) {
+  constructor(message, { status, cause, reason, channel } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "RealtimeError";
     this.status = status;
+    this.reason = reason;
+    this.channel = channel;
   }
 }
 
 /**
- * subscribe opens a stream on url and keeps it open until unsubscribe(): see SPEC section 6 and
- * realtime.d.ts for the options. It returns at once; connecting happens in the background.
+ * subscribe opens a stream and keeps it open until unsubscribe(): see SPEC section 6 and
+ * realtime.d.ts for the options. target is a URL (`/sse/<channel>`), or `{ channels, url }` for
+ * one multiplexed stream over several channels (SPEC 3.8). It returns at once; connecting
+ * happens in the background.
  */
-export function subscribe(url, options = {}) {
-  const sub = new Subscription(String(url), options);
+export function subscribe(target, options = {}) {
+  const multiplexed = target !== null && typeof target === "object" && "channels" in target;
+  const wire = multiplexed ? new MultiplexWire(target, options.cursor) : new ChannelWire(String(target), options.lastEventId);
+  const sub = new Subscription(wire, options);
   sub.start();
-  return {
+  const handle = {
     unsubscribe: () => sub.close(),
     get lastEventId() {
-      return sub.lastEventId;
+      return wire.position;
     },
   };
+  if (multiplexed) Object.defineProperty(handle, "cursor", { enumerable: true, get: () => wire.cursor });
+  return handle;
 }
 
 /**
@@ -178,28 +196,33 @@ export function subscribe(url, options = {}) {
  *
  *   no stream --pollingAfterMs--> polling --stream opens--> streaming --stream ends--> no stream
  *
+ * A Watchdog gives up a stream request that shows no byte for livenessMs; in a browser, the
+ * page coming back online or into view checks the stream at once (#check). What the wire
+ * format says (URLs, ids, which event is new) is the wire's business: a ChannelWire or a
+ * MultiplexWire; this class only moves bytes, times and callbacks.
+ *
  * JavaScript runs one callback at a time, so "a stream is open" and "a poll is delivering" never
- * overlap within a tick; #accept() handles the one real race (a poll that answered after the
- * stream request left). close() ends both loops: every fetch is aborted, every timer cleared, and
- * #closed stops every callback, so nothing runs after unsubscribe().
+ * overlap within a tick; Positions.accept handles the one real race (a poll that answered after
+ * the stream request left). close() ends both loops: every fetch is aborted, every timer and
+ * listener removed, and #closed stops every callback, so nothing runs after unsubscribe().
  */
 class Subscription {
-  /** Id of the last event delivered (number when it is a safe integer), or undefined. */
-  lastEventId;
-
-  #url; // the stream URL as given; lastEventId is set on it per attempt
+  #wire; // ChannelWire or MultiplexWire
   #opts; // the options passed to subscribe(), read as needed (callbacks, token, headers, ...)
   #fetch; // (url, init) => Promise<Response>
   #backoff; // { initialMs, maxMs }, defaults applied
+  #livenessMs;
   #closed = false; // set once by close()
   #streamScope = new Scope(); // the stream loop's fetches and backoff waits
   #streamOpen = false; // a stream answered 200 text/event-stream and its body is being read
+  #watchdog = null; // the Watchdog of the stream request in flight, or null between requests
   #retryHintMs = 0; // the latest `retry:` field; a floor for reconnect delays
   #pollTimer = null; // counts pollingAfterMs down to the start of the poll loop
   #poller = null; // Scope of the running poll loop, or null when not polling
+  #unlisten = null; // removes the browser listeners added by #listen()
 
-  constructor(url, opts) {
-    this.#url = url;
+  constructor(wire, opts) {
+    this.#wire = wire;
     this.#opts = opts;
     const fetch = opts.fetch ?? globalThis.fetch;
     if (typeof fetch !== "function") throw new TypeError("realtime: no fetch available; pass options.fetch");
@@ -210,10 +233,11 @@ class Subscription {
       initialMs: opts.backoff?.initialMs ?? DEFAULT_INITIAL_MS,
       maxMs: opts.backoff?.maxMs ?? DEFAULT_MAX_MS,
     };
-    if (opts.lastEventId !== undefined && opts.lastEventId !== null) this.lastEventId = toId(String(opts.lastEventId));
+    this.#livenessMs = opts.livenessMs ?? DEFAULT_LIVENESS_MS;
   }
 
   start() {
+    this.#listen();
     this.#armPolling();
     this.#streamLoop();
   }
@@ -221,9 +245,11 @@ class Subscription {
   close() {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unlisten();
     clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
     this.#stopPolling();
+    this.#watchdog?.stop();
     this.#streamScope.close();
   }
 
@@ -232,47 +258,56 @@ class Subscription {
   async #streamLoop() {
     let attempt = 0; // reconnect attempts since the last good connection
     while (!this.#closed) {
-      const { good = false, stop = false, floorMs = 0 } = await this.#streamOnce();
+      const { good = false, stop = false, retryAfterMs = 0 } = await this.#streamOnce();
       if (this.#closed || stop) return;
       attempt = good ? 1 : attempt + 1;
       this.#emit("onReconnect", attempt);
-      const hint = Math.min(this.#retryHintMs, this.#backoff.maxMs);
-      await this.#streamScope.sleep(backoffDelay(attempt, this.#backoff, Math.max(floorMs, hint)));
+      await this.#streamScope.sleep(backoffDelay(attempt, this.#backoff, Math.max(this.#retryHintMs, retryAfterMs)));
     }
   }
 
-  /** One stream request, from token() to the end of the body. Never rejects. */
+  /**
+   * One stream request, from token() to the end of the body. Never rejects. Resolves with what
+   * the loop needs: stop (403), retryAfterMs (429/503), and good: the stream delivered an event
+   * or stayed open STABLE_MS, however it ended (cleanly, broken, or given up by the watchdog).
+   */
   async #streamOnce() {
     const ctl = this.#streamScope.controller();
+    const seen = { openedAt: undefined, events: 0 };
+    let watchdog;
     try {
       const headers = await this.#headers("text/event-stream");
       if (this.#closed) return {};
-      if (this.lastEventId !== undefined) headers.set("Last-Event-ID", String(this.lastEventId));
-      const reply = this.#newReply();
-      const url = withQuery(this.#url, { lastEventId: this.lastEventId });
+      const { url, resume } = this.#wire.stream();
+      if (resume !== undefined) headers.set("Last-Event-ID", resume);
+      const reply = this.#wire.newReply();
+      watchdog = this.#watchdog = new Watchdog(this.#livenessMs, ctl);
       const res = await this.#fetch(url, this.#init(headers, ctl));
-      if (!isEventStream(res)) return this.#refused(res);
-      return await this.#readStream(res, reply);
+      watchdog.touch();
+      if (!isEventStream(res)) return await this.#refused(res);
+      await this.#readStream(res, reply, seen, watchdog);
     } catch (err) {
-      this.#report(err); // network error, token() failure, or the body broke off
-      return {};
+      // The watchdog's abort surfaces as an AbortError: report what happened instead.
+      this.#report(watchdog?.dead ? new RealtimeError(`realtime: the stream showed no byte for ${this.#livenessMs} ms; reconnecting`) : err);
     } finally {
+      watchdog?.stop();
+      this.#watchdog = null;
       this.#streamScope.release(ctl);
       if (this.#streamOpen) {
         this.#streamOpen = false;
         this.#armPolling();
       }
     }
+    return { good: seen.openedAt !== undefined && (seen.events > 0 || Date.now() - seen.openedAt >= STABLE_MS) };
   }
 
-  /** Reads an open stream until it ends. Resolves with whether it was a good connection. */
-  async #readStream(res, reply) {
+  /** Reads an open stream until it ends, counting its events into seen. */
+  async #readStream(res, reply, seen, watchdog) {
     this.#opened();
-    const openedAt = Date.now();
-    let dispatched = 0;
+    seen.openedAt = Date.now();
     const parser = new EventStreamParser({
       onEvent: (ev) => {
-        dispatched++;
+        seen.events++;
         this.#onStreamEvent(reply, ev);
       },
       onRetry: (ms) => {
@@ -284,15 +319,16 @@ class Subscription {
     while (!this.#closed) {
       const { done, value } = await reader.read();
       if (done) break;
+      watchdog.touch();
       parser.push(value);
-      // A block with an id but no data fires no event yet moves the last event id.
-      if (parser.lastEventId !== idSeen) {
+      // A block with an id but no data fires no event yet moves the last event id; unless the
+      // chunk closed the subscription, whose position must stay at the last event delivered.
+      if (!this.#closed && parser.lastEventId !== idSeen) {
         idSeen = parser.lastEventId;
-        this.#accept(reply, null, idSeen);
+        this.#wire.id(reply, idSeen);
       }
     }
     parser.end();
-    return { good: dispatched > 0 || Date.now() - openedAt >= STABLE_MS };
   }
 
   #opened() {
@@ -304,34 +340,68 @@ class Subscription {
   }
 
   #onStreamEvent(reply, { type, data, lastEventId }) {
-    if (this.#closed || !this.#accept(reply, type, lastEventId)) return;
-    let value = data;
-    let parseError;
-    try {
-      value = JSON.parse(data);
-    } catch (err) {
-      parseError = err;
-    }
-    this.#emit("onEvent", type, value, toId(lastEventId));
-    if (parseError) this.#report(new RealtimeError(`realtime: data of event ${lastEventId} is not JSON`, { cause: parseError }));
+    if (this.#closed) return;
+    if (type === CLOSED_EVENT) this.#closedByServer(parseJSON(data).value);
+    else this.#deliver(this.#wire.frame(reply, type, data, lastEventId));
   }
 
   /**
    * Handles an answer that is not an open stream (stream or poll request) and tells the loop
-   * what to do next: stop for good (403), or retry no sooner than floorMs (429/503 Retry-After).
+   * what to do next: stop for good (403), or retry no sooner than retryAfterMs (429/503).
    */
-  #refused(res) {
-    res.body?.cancel().catch(() => {});
+  async #refused(res) {
     const what = res.ok ? `content-type ${res.headers.get("content-type")}` : `status ${res.status}`;
-    const err = new RealtimeError(`realtime: ${res.url || "server"} answered ${what}`, { status: res.status });
+    const message = `realtime: ${res.url || "server"} answered ${what}`;
     if (res.status === 403) {
-      this.#report(err);
+      // The last word of the subscription: its body says why, and which channel was refused.
+      const body = await res.json().catch(() => undefined);
+      const channel = typeof body?.channel === "string" ? body.channel : undefined;
+      const why = typeof body?.error === "string" ? `: ${body.error}` : "";
+      this.#report(new RealtimeError(`${message}${why}${channel === undefined ? "" : ` (channel ${channel})`}`, { status: 403, channel }));
       this.close();
       return { stop: true };
     }
-    this.#report(err); // 401: token() runs again before the next attempt
-    if (res.status === 429 || res.status === 503) return { floorMs: retryAfterMs(res.headers.get("retry-after")) };
+    res.body?.cancel().catch(() => {});
+    this.#report(new RealtimeError(message, { status: res.status })); // 401: token() runs again before the next attempt
+    if (res.status === 429 || res.status === 503) return { retryAfterMs: retryAfterMs(res.headers.get("retry-after")) };
     return {};
+  }
+
+  /** realtime.closed (SPEC 3.9): the server will not serve this subscription again. */
+  #closedByServer(data) {
+    const reason = typeof data?.reason === "string" ? data.reason : undefined;
+    const why = reason === undefined ? "" : `: ${reason}`;
+    this.#report(new RealtimeError(`realtime: the server closed the subscription${why}`, { reason }));
+    this.close();
+  }
+
+  // --- liveness ------------------------------------------------------------------------------
+
+  /**
+   * In a browser, coming back online or to a visible page checks the stream at once (#check):
+   * timers of a hidden page are throttled and a sleeping machine runs none, so the watchdog and
+   * a backoff wait may both be far behind by then.
+   */
+  #listen() {
+    const win = typeof window === "undefined" ? undefined : window;
+    const doc = typeof document === "undefined" ? undefined : document;
+    const onOnline = () => this.#check();
+    const onVisibility = () => {
+      if (doc.visibilityState === "visible") this.#check();
+    };
+    win?.addEventListener?.("online", onOnline);
+    doc?.addEventListener?.("visibilitychange", onVisibility);
+    this.#unlisten = () => {
+      win?.removeEventListener?.("online", onOnline);
+      doc?.removeEventListener?.("visibilitychange", onVisibility);
+    };
+  }
+
+  /** A stream request in flight gets the liveness rule now; a pending backoff wait ends now. */
+  #check() {
+    if (this.#closed) return;
+    if (this.#watchdog) this.#watchdog.check();
+    else this.#streamScope.wake();
   }
 
   // --- poll loop -----------------------------------------------------------------------------
@@ -346,7 +416,7 @@ class Subscription {
       if (this.#closed || this.#streamOpen) return;
       this.#poller = new Scope();
       this.#pollLoop(this.#poller);
-    }, after);
+    }, Math.min(after, MAX_TIMER_MS));
   }
 
   #stopPolling() {
@@ -359,11 +429,11 @@ class Subscription {
   async #pollLoop(poller) {
     let failures = 0;
     while (!poller.closed) {
-      const { ok = false, delivered = 0, stop = false, floorMs = 0 } = await this.#pollOnce(poller);
+      const { ok = false, delivered = 0, stop = false, retryAfterMs = 0 } = await this.#pollOnce(poller);
       if (poller.closed || stop) return;
       failures = ok ? 0 : failures + 1;
       let ms = 0;
-      if (!ok) ms = backoffDelay(failures, this.#backoff, floorMs);
+      if (!ok) ms = backoffDelay(failures, this.#backoff, retryAfterMs);
       else if (delivered === 0) ms = this.#backoff.initialMs;
       await poller.sleep(ms);
     }
@@ -374,14 +444,13 @@ class Subscription {
     try {
       const headers = await this.#headers("application/json");
       if (poller.closed) return {};
-      const reply = this.#newReply();
-      const query = { lastEventId: this.lastEventId, wait: POLL_WAIT_S };
-      const res = await this.#fetch(withQuery(this.#opts.fallbackPollingUrl, query), this.#init(headers, ctl));
+      const reply = this.#wire.newReply();
+      const res = await this.#fetch(this.#wire.pollUrl(this.#opts.fallbackPollingUrl), this.#init(headers, ctl));
       if (poller.closed) return {}; // a stream opened meanwhile: this answer no longer matters
-      if (!res.ok) return this.#refused(res);
+      if (!res.ok) return await this.#refused(res);
       const body = await res.json();
       if (poller.closed) return {}; // a stream opened meanwhile: it delivers from here on
-      return { ok: true, delivered: this.#onPollReply(reply, body) };
+      return { ok: true, delivered: this.#onPollReply(reply, body ?? {}) };
     } catch (err) {
       if (!poller.closed) this.#report(err);
       return {};
@@ -390,55 +459,30 @@ class Subscription {
     }
   }
 
-  /** Delivers the events of one poll answer; returns how many were delivered. */
+  /** Delivers the events of one poll answer, up to a realtime.closed; returns how many were delivered. */
   #onPollReply(reply, body) {
     let delivered = 0;
-    for (const ev of body?.events ?? []) {
+    for (const ev of body.events ?? []) {
       if (this.#closed) return delivered;
-      const type = ev.event ?? "message";
-      const rawId = ev.id === undefined || ev.id === null ? "" : String(ev.id);
-      if (!this.#accept(reply, type, rawId)) continue;
-      delivered++;
-      this.#emit("onEvent", type, ev.data, toId(rawId));
+      if (ev.event === CLOSED_EVENT) {
+        this.#closedByServer(ev.data);
+        return delivered;
+      }
+      if (this.#deliver(this.#wire.pollEvent(reply, ev))) delivered++;
     }
-    if (body?.lastId !== undefined && body.lastId !== null) this.#accept(reply, null, String(body.lastId));
+    this.#wire.pollEnd(reply, body);
     return delivered;
   }
 
-  // --- delivery ------------------------------------------------------------------------------
-
-  /** A reply is one server answer (a stream or a poll); #accept tracks what it has seen. */
-  #newReply() {
-    return { known: this.lastEventId, reset: false };
-  }
-
-  /**
-   * Decides whether an event of `reply` is new to the client and, if so, advances lastEventId.
-   * type is null for an id without an event (an empty SSE block, a poll's lastId).
-   *
-   * Ids only go up within one server answer, so duplicates can only come from two answers
-   * overlapping: a poll that delivered events after the stream request left with an older id,
-   * which the stream then replays. Hence:
-   *  - an event whose numeric id is at or below lastEventId is a duplicate and is dropped,
-   *    except after this reply opened with a realtime.reset: an overrun reset (id N) is followed
-   *    by the buffered events, whose ids are at or below N and are all new to the client;
-   *  - a reset answers the id its request carried; if lastEventId has moved since (reply.known
-   *    differs), another answer already resynchronised the client and the reset is dropped.
-   */
-  #accept(reply, type, rawId) {
-    const id = rawId === "" ? undefined : toId(rawId);
-    if (type === RESET_EVENT) {
-      if (this.lastEventId !== reply.known) return false;
-      reply.reset = true;
-    } else if (!reply.reset && typeof id === "number" && typeof this.lastEventId === "number" && id <= this.lastEventId) {
-      return false;
-    }
-    if (id !== undefined) this.lastEventId = id;
-    reply.known = this.lastEventId;
-    return true;
-  }
-
   // --- plumbing ------------------------------------------------------------------------------
+
+  /** Hands what the wire made of an event to onEvent (and its error to onError); true if onEvent was called. */
+  #deliver(delivery) {
+    if (!delivery) return false;
+    if (delivery.args) this.#emit("onEvent", ...delivery.args);
+    if (delivery.error) this.#report(delivery.error);
+    return delivery.args !== undefined;
+  }
 
   /** Request headers for one attempt; token() is called every time, so it can refresh. */
   async #headers(accept) {
@@ -470,6 +514,236 @@ class Subscription {
   }
 }
 
+// --- wire formats ----------------------------------------------------------------------------
+//
+// A wire knows one protocol: the request URLs and resume header, and what each event of a reply
+// (one stream, or one poll answer) means. frame() and pollEvent() return a delivery,
+// { args, error }: args for onEvent (absent when there is nothing to deliver) and an error for
+// onError; or null for a duplicate. realtime.closed never reaches a wire.
+
+/** The key of the one channel of a single-channel subscription in its Positions. */
+const ONLY = "";
+
+/**
+ * ChannelWire speaks the single-channel protocol (SPEC 3.1-3.5): GET /sse/<channel> with the
+ * last id as Last-Event-ID and ?lastEventId=, frames `id: <N>` with the event's own JSON data,
+ * poll answers {"events":[{"id","event","data"},...],"lastId":N}.
+ */
+class ChannelWire {
+  #url;
+  #positions = new Positions();
+
+  constructor(url, lastEventId) {
+    this.#url = url;
+    if (lastEventId !== undefined && lastEventId !== null) this.#positions.set(ONLY, toId(String(lastEventId)));
+  }
+
+  /** sub.lastEventId: the id of the last event delivered (or the last id the server gave). */
+  get position() {
+    return this.#positions.get(ONLY);
+  }
+
+  newReply() {
+    return this.#positions.newReply();
+  }
+
+  stream() {
+    const last = this.position;
+    return { url: withQuery(this.#url, { lastEventId: last }), resume: last === undefined ? undefined : String(last) };
+  }
+
+  pollUrl(base) {
+    return withQuery(base, { lastEventId: this.position, wait: POLL_WAIT_S });
+  }
+
+  /** A stream event. Data that is not JSON is delivered as the raw string, and reported. */
+  frame(reply, type, text, rawId) {
+    if (!this.#positions.accept(reply, ONLY, type, idOf(rawId))) return null;
+    const { value, error } = parseJSON(text);
+    if (!error) return { args: [type, value, toId(rawId)] };
+    return { args: [type, text, toId(rawId)], error: new RealtimeError(`realtime: data of event ${rawId} is not JSON`, { cause: error }) };
+  }
+
+  /** The stream's last event id as of a dispatch; it moves without an event on a data-less block. */
+  id(reply, rawId) {
+    this.#positions.accept(reply, ONLY, null, idOf(rawId));
+  }
+
+  pollEvent(reply, ev) {
+    const rawId = ev.id === undefined || ev.id === null ? "" : String(ev.id);
+    const type = ev.event ?? "message";
+    if (!this.#positions.accept(reply, ONLY, type, idOf(rawId))) return null;
+    return { args: [type, ev.data, toId(rawId)] };
+  }
+
+  /** The answer's lastId: where the next poll resumes, even when it carried no event. */
+  pollEnd(reply, body) {
+    if (body.lastId !== undefined && body.lastId !== null) this.#positions.accept(reply, ONLY, null, idOf(String(body.lastId)));
+  }
+}
+
+/**
+ * MultiplexWire speaks the multiplexed protocol (SPEC 3.8): GET <url>?channel=a&channel=b with
+ * the cursor as Last-Event-ID and ?cursor=; each frame's `id:` is the cursor (opaque: stored and
+ * sent back, never read) and its data the envelope {"channel","id","data"}, except a reset's,
+ * which is the reset itself {"channel","reason",...}; poll answers
+ * {"events":[{"channel","id","event","data"},...],"cursor":C}. Duplicates are found per channel,
+ * by the channel's own numeric id.
+ */
+class MultiplexWire {
+  /** The last cursor seen: from any `id:` line, or a poll answer. */
+  cursor;
+  #url;
+  #channels;
+  #positions = new Positions();
+
+  constructor({ channels, url }, cursor) {
+    if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => typeof c === "string" && c !== "")) {
+      throw new TypeError("realtime: channels must be a non-empty array of channel names");
+    }
+    if (url === undefined || url === null) throw new TypeError("realtime: a multiplexed subscription needs the url of the server's /sse");
+    this.#url = String(url);
+    this.#channels = [...channels];
+    if (cursor !== undefined && cursor !== null && cursor !== "") this.cursor = String(cursor);
+  }
+
+  /** sub.lastEventId of a multiplexed subscription is its cursor: what Last-Event-ID carries. */
+  get position() {
+    return this.cursor;
+  }
+
+  newReply() {
+    return this.#positions.newReply();
+  }
+
+  stream() {
+    return { url: withQuery(this.#url, { channel: this.#channels, cursor: this.cursor }), resume: this.cursor };
+  }
+
+  pollUrl(base) {
+    return withQuery(base, { channel: this.#channels, cursor: this.cursor, wait: POLL_WAIT_S });
+  }
+
+  frame(reply, type, text, cursor) {
+    this.id(reply, cursor);
+    const { value, error } = parseJSON(text);
+    if (error || typeof value?.channel !== "string") {
+      return { error: new RealtimeError(`realtime: the data of a ${type} frame is not a {"channel",...} object`, { cause: error }) };
+    }
+    if (type === RESET_EVENT) return this.#event(reply, value.channel, type, value, value.id);
+    return this.#event(reply, value.channel, type, value.data, value.id);
+  }
+
+  /** Every `id:` line is a cursor; an empty one (which no server sends) would lose the position, so it is ignored. */
+  id(_reply, cursor) {
+    if (cursor !== "") this.cursor = cursor;
+  }
+
+  pollEvent(reply, ev) {
+    if (typeof ev.channel !== "string") return { error: new RealtimeError(`realtime: a polled ${ev.event} event names no channel`) };
+    return this.#event(reply, ev.channel, ev.event ?? "message", ev.data, ev.id);
+  }
+
+  pollEnd(_reply, body) {
+    if (typeof body.cursor === "string" && body.cursor !== "") this.cursor = body.cursor;
+  }
+
+  #event(reply, channel, type, data, rawId) {
+    const id = Number.isSafeInteger(rawId) ? rawId : undefined;
+    if (!this.#positions.accept(reply, channel, type, id)) return null;
+    return { args: [type, data, id, channel] };
+  }
+}
+
+/**
+ * Positions holds, per channel, the id of the last event delivered, and decides whether an event
+ * of a reply is new to the client. accept() takes id undefined for an event without one.
+ *
+ * Ids only go up within one reply, so duplicates can only come from two replies overlapping: a
+ * poll that delivered events after the stream request left with an older position, which the
+ * stream then replays. Hence, per channel:
+ *  - an event whose numeric id is at or below the channel's position is a duplicate and is
+ *    dropped, except after this reply delivered a realtime.reset of the channel: the buffered
+ *    events that follow a reset (id N) have ids at or below N, and are all new to the client;
+ *  - a reset answers the position its request carried; if the channel's position has moved since
+ *    (it differs from reply.known), another reply already resynchronised the channel and the
+ *    reset is dropped.
+ * type is null for an id without an event (an empty SSE block, a poll's lastId).
+ */
+class Positions {
+  #ids = new Map(); // channel -> id of its last event delivered
+
+  get(channel) {
+    return this.#ids.get(channel);
+  }
+
+  set(channel, id) {
+    this.#ids.set(channel, id);
+  }
+
+  newReply() {
+    return { known: new Map(this.#ids), reset: new Set() };
+  }
+
+  accept(reply, channel, type, id) {
+    const last = this.#ids.get(channel);
+    if (type === RESET_EVENT) {
+      if (last !== reply.known.get(channel)) return false;
+      reply.reset.add(channel);
+    } else if (!reply.reset.has(channel) && typeof id === "number" && typeof last === "number" && id <= last) {
+      return false;
+    }
+    if (id !== undefined) this.#ids.set(channel, id);
+    reply.known.set(channel, this.#ids.get(channel));
+    return true;
+  }
+}
+
+/**
+ * Watchdog gives up a stream request that shows no byte for ms (SPEC 6, livenessMs): from the
+ * request on, the response headers and every body chunk count; silence aborts the request
+ * through its controller. touch() only records the time, so a busy stream costs no timer
+ * churn: the one timer is re-armed when it fires, for what is left of the window.
+ */
+class Watchdog {
+  /** Set when the watchdog aborted the request. */
+  dead = false;
+  #ms;
+  #ctl;
+  #timer;
+  #lastByteAt = Date.now();
+
+  constructor(ms, ctl) {
+    this.#ms = ms;
+    this.#ctl = ctl;
+    this.#arm(ms);
+  }
+
+  touch() {
+    this.#lastByteAt = Date.now();
+  }
+
+  /** Aborts the request if it has shown no byte for ms; reports whether it is dead. */
+  check() {
+    if (!this.dead && Date.now() - this.#lastByteAt >= this.#ms) {
+      this.dead = true;
+      this.stop();
+      this.#ctl.abort();
+    }
+    return this.dead;
+  }
+
+  stop() {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(ms) {
+    this.#timer = setTimeout(() => {
+      if (!this.check()) this.#arm(this.#lastByteAt + this.#ms - Date.now());
+    }, Math.min(ms, MAX_TIMER_MS));
+  }
+}
+
 /**
  * Scope owns the timers and fetch controllers of one activity (the stream loop, or one run of
  * the poll loop); close() cancels all of them at once and makes sleep() resolve immediately.
@@ -485,9 +759,18 @@ class Scope {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         resolve();
-      }, ms);
+      }, Math.min(ms, MAX_TIMER_MS));
       this.#timers.set(timer, resolve);
     });
+  }
+
+  /** Ends every pending sleep() now. */
+  wake() {
+    for (const [timer, resolve] of this.#timers) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#timers.clear();
   }
 
   controller() {
@@ -503,11 +786,7 @@ class Scope {
 
   close() {
     this.closed = true;
-    for (const [timer, resolve] of this.#timers) {
-      clearTimeout(timer);
-      resolve();
-    }
-    this.#timers.clear();
+    this.wake();
     for (const ctl of this.#controllers) ctl.abort();
     this.#controllers.clear();
   }
@@ -518,14 +797,15 @@ class Scope {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * backoffDelay returns the wait in ms before reconnect attempt n (1, 2, ...): "equal jitter"
- * over an exponential ceiling, i.e. uniform in [c/2, c] with c = min(maxMs, initialMs * 2^(n-1)),
- * and never less than floorMs (a Retry-After, or the server's retry: hint). Half the ceiling is
- * kept so a crowd of clients spreads out without any of them retrying at once.
+ * backoffDelay returns the wait in ms before reconnect attempt n (1, 2, ...), per SPEC 6:
+ * max(floorMs, b) + random(0, b/2) with b = min(maxMs, initialMs * 2^(n-1)). floorMs is what the
+ * server asked for (its retry: hint, a Retry-After). The jitter is added on top of the floor,
+ * not drawn under it, so clients dropped together spread out even when the server's hint is
+ * larger than b: with the hint as a floor under the jitter, they would all wait exactly the hint.
  */
 export function backoffDelay(attempt, { initialMs = DEFAULT_INITIAL_MS, maxMs = DEFAULT_MAX_MS } = {}, floorMs = 0, random = Math.random) {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.max(floorMs, ceiling / 2 + (random() * ceiling) / 2);
+  const b = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
+  return Math.max(floorMs, b) + random() * (b / 2);
 }
 
 /** Parses Retry-After (delta seconds or an HTTP date) into ms from now; 0 when absent or invalid. */
@@ -541,6 +821,14 @@ function isEventStream(res) {
   return res.ok && /^text\/event-stream\s*(;|$)/i.test(res.headers.get("content-type") ?? "") && res.body != null;
 }
 
+function parseJSON(text) {
+  try {
+    return { value: JSON.parse(text) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** Ids that are decimal safe integers become numbers; any other id stays a string. */
 function toId(raw) {
   if (/^[0-9]+$/.test(raw)) {
@@ -550,10 +838,16 @@ function toId(raw) {
   return raw;
 }
 
+/** The id of a raw id field for Positions: undefined when there is none. */
+function idOf(raw) {
+  return raw === "" ? undefined : toId(raw);
+}
+
 /**
  * withQuery sets query parameters on a URL (absolute or relative), replacing earlier values of
- * the same names and keeping every other parameter byte for byte. Undefined values are skipped:
- * with no last id yet, a lastEventId the caller put in the URL is sent as it is.
+ * the same names and keeping every other parameter byte for byte. An array value sets the
+ * parameter once per element. Undefined values are skipped: with no last id yet, a lastEventId
+ * the caller put in the URL is sent as it is.
  */
 function withQuery(url, params) {
   params = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
@@ -564,7 +858,9 @@ function withQuery(url, params) {
   const path = q < 0 ? rest : rest.slice(0, q);
   const pairs = q < 0 ? [] : rest.slice(q + 1).split("&");
   const kept = pairs.filter((p) => p !== "" && !Object.hasOwn(params, paramName(p)));
-  for (const [name, value] of Object.entries(params)) kept.push(`${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`);
+  for (const [name, value] of Object.entries(params)) {
+    for (const v of [value].flat()) kept.push(`${encodeURIComponent(name)}=${encodeURIComponent(String(v))}`);
+  }
   return (kept.length > 0 ? `${path}?${kept.join("&")}` : path) + hash;
 }
 

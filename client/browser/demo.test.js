@@ -138,9 +138,9 @@ test("realtime.js and the demo page in headless Chromium, across a server restar
   }
 
   // Events published after the reconnect arrive once, in order, after the reset. (They are
-  // published once the reset is seen: under SPEC 3.2 a client whose id is below the new base
-  // gets the reset and then only live events, so an event published between the restart and
-  // the reconnect would be announced by the reset but not delivered.)
+  // published once the reset is seen, so the timeline below is exact; one published between the
+  // restart and the reconnect would follow the reset too, replayed from the new incarnation's
+  // buffer, SPEC 3.2 — lifecycle.test.js checks that.)
   const after = [];
   for (let i = 1; i <= 3; i++) {
     const data = { after: i };

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { backoffDelay, RealtimeError, subscribe } from "../realtime.js";
-import { json, never, scriptedFetch, sse } from "../testkit/scripted-fetch.js";
+import { json, liveSse, never, scriptedFetch, sse } from "../testkit/scripted-fetch.js";
 import { collector, delay, waitFor } from "../testkit/wait.js";
 
 const fast = { initialMs: 10, maxMs: 40 };
@@ -18,23 +18,34 @@ function start(t, url, answer, options = {}) {
 }
 
 describe("backoffDelay", () => {
-  test("equal jitter under a doubling ceiling, capped at maxMs", () => {
+  test("max(floor, b) plus up to b/2 of jitter, b doubling from initialMs up to maxMs", () => {
     const b = { initialMs: 100, maxMs: 1000 };
-    assert.equal(backoffDelay(1, b, 0, () => 0), 50);
-    assert.equal(backoffDelay(1, b, 0, () => 1), 100);
-    assert.equal(backoffDelay(2, b, 0, () => 1), 200);
-    assert.equal(backoffDelay(4, b, 0, () => 0.5), 600);
-    assert.equal(backoffDelay(5, b, 0, () => 1), 1000);
-    assert.equal(backoffDelay(5000, b, 0, () => 0), 500);
+    assert.equal(backoffDelay(1, b, 0, () => 0), 100);
+    assert.equal(backoffDelay(1, b, 0, () => 1), 150);
+    assert.equal(backoffDelay(2, b, 0, () => 1), 300);
+    assert.equal(backoffDelay(4, b, 0, () => 0.5), 1000);
+    assert.equal(backoffDelay(5, b, 0, () => 1), 1500);
+    assert.equal(backoffDelay(5000, b, 0, () => 0), 1000);
   });
 
-  test("never below the floor", () => {
-    assert.equal(backoffDelay(1, { initialMs: 100, maxMs: 1000 }, 3000, () => 1), 3000);
+  test("the floor (retry: hint, Retry-After) is not capped, and the jitter goes on top of it", () => {
+    const b = { initialMs: 100, maxMs: 1000 };
+    assert.equal(backoffDelay(1, b, 3000, () => 0), 3000);
+    assert.equal(backoffDelay(1, b, 3000, () => 1), 3050);
+    assert.equal(backoffDelay(5, b, 3000, () => 1), 3500);
+    assert.equal(backoffDelay(5, b, 600, () => 0), 1000, "b wins over a smaller floor");
   });
 
   test("defaults: 500ms initial, 10s max", () => {
-    assert.equal(backoffDelay(1, undefined, 0, () => 1), 500);
-    assert.equal(backoffDelay(10, {}, 0, () => 1), 10_000);
+    assert.equal(backoffDelay(1, undefined, 0, () => 1), 750);
+    assert.equal(backoffDelay(10, {}, 0, () => 1), 15_000);
+  });
+
+  test("clients dropped together spread out even when the hint dominates (hint 2000ms, initialMs 500)", () => {
+    const delays = Array.from({ length: 200 }, () => backoffDelay(1, { initialMs: 500 }, 2000));
+    assert.ok(delays.every((d) => d >= 2000 && d <= 2250), `out of [2000, 2250]: ${delays.filter((d) => d < 2000 || d > 2250)}`);
+    assert.ok(new Set(delays).size > 150, "the delays are not spread");
+    assert.ok(Math.max(...delays) - Math.min(...delays) > 125, "the delays span less than half the jitter range");
   });
 });
 
@@ -99,6 +110,15 @@ describe("subscribe", () => {
     assert.ok(log.errors[0].cause instanceof SyntaxError);
   });
 
+  test("unsubscribe() inside onEvent: lastEventId stays at the last event delivered", async (t) => {
+    let sub;
+    const chunk = "id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\n\n";
+    ({ sub } = start(t, "http://x.test/sse/ch", (req) => sse(req, [chunk], { open: true }), { onEvent: () => sub.unsubscribe() }));
+    await waitFor(() => sub.lastEventId !== undefined, { what: "the first event" });
+    await delay(20);
+    assert.equal(sub.lastEventId, 1);
+  });
+
   test("a throwing onEvent is reported and does not break the stream", async (t) => {
     const seen = [];
     const { log } = start(t, "http://x.test/sse/ch", (req) => sse(req, ["id: 1\ndata: 1\n\nid: 2\ndata: 2\n\n"], { open: true }), {
@@ -136,15 +156,26 @@ describe("subscribe", () => {
     assert.equal(log.errors[0].status, 503);
   });
 
-  test("the retry: field is a floor for the reconnect delay, capped at maxMs", async (t) => {
+  test("the retry: hint is a floor for the reconnect delay, not capped at maxMs", async (t) => {
     const { requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 300\n\n"]) : never()), {
-      backoff: { initialMs: 10, maxMs: 1000 },
+      backoff: { initialMs: 10, maxMs: 40 },
     });
     await waitFor(() => requests.length === 2, { what: "reconnect" });
-    assert.ok(requests[1].at - requests[0].at >= 295, `reconnected after ${requests[1].at - requests[0].at}ms`);
+    const waited = requests[1].at - requests[0].at;
+    assert.ok(waited >= 295, `reconnected after ${waited}ms`);
+    assert.ok(waited < 300 + 5 + 150, `reconnected after ${waited}ms: hint + at most b/2, and slack`);
+  });
 
-    const capped = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 60000\n\n"]) : never()));
-    await waitFor(() => capped.requests.length === 2, { timeoutMs: 1000, what: "capped reconnect" });
+  test("subscriptions dropped together reconnect spread out, though the retry: hint dominates", async (t) => {
+    const drops = Array.from({ length: 10 }, () =>
+      start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 400\n\n"]) : never()), {
+        backoff: { initialMs: 200, maxMs: 200 },
+      }),
+    );
+    await waitFor(() => drops.every(({ requests }) => requests.length === 2), { what: "10 reconnects" });
+    const waits = drops.map(({ requests }) => requests[1].at - requests[0].at);
+    assert.ok(waits.every((w) => w >= 395 && w < 400 + 100 + 100), `waits ${waits}: expected in [400, 500] plus slack`);
+    assert.ok(Math.max(...waits) - Math.min(...waits) > 20, `waits ${waits} are not spread: the jitter was lost under the hint`);
   });
 
   test("attempts count up while connections fail, and restart after a good one", async (t) => {
@@ -155,6 +186,55 @@ describe("subscribe", () => {
     });
     await waitFor(() => log.reconnects.length === 5, { what: "5 reconnects" });
     assert.deepEqual(log.reconnects, [1, 2, 3, 1, 2]);
+  });
+
+  test("a stream that delivered an event and then broke counts as a good connection", async (t) => {
+    const { log } = start(t, "http://x.test/sse/ch", (req) => {
+      if (req.n === 0) return Promise.reject(new TypeError("fetch failed"));
+      if (req.n === 1) return sse(req, ["id: 1\ndata: 1\n\n"], { broken: true });
+      return never();
+    });
+    await waitFor(() => log.reconnects.length === 2, { what: "2 reconnects" });
+    assert.deepEqual(log.reconnects, [1, 1]);
+    assert.deepEqual(log.errors.map((e) => e.message), ["fetch failed", "terminated"]);
+  });
+
+  test("503 backs off for its Retry-After plus jitter, and retries until the server can answer", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/ch", (req) => {
+      if (req.n === 0) return json({ error: "authorizer unavailable" }, { status: 503, headers: { "Retry-After": "1" } });
+      if (req.n === 1) return json({ error: "authorizer unavailable" }, { status: 503 });
+      return sse(req, [], { open: true });
+    });
+    await waitFor(() => log.opens === 1, { timeoutMs: 3000, what: "open" });
+    const first = requests[1].at - requests[0].at;
+    const second = requests[2].at - requests[1].at;
+    assert.ok(first >= 995 && first < 1000 + 5 + 150, `waited ${first}ms after Retry-After: 1`);
+    assert.ok(second < 150, `waited ${second}ms after a 503 without Retry-After`);
+    assert.deepEqual(log.errors.map((e) => e.status), [503, 503]);
+    assert.deepEqual(log.reconnects, [1, 2]);
+  });
+
+  test("a Retry-After beyond what setTimeout holds is waited, not overflowed into an instant retry", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/ch", () => json({}, { status: 503, headers: { "Retry-After": "3000000" } }));
+    await waitFor(() => log.reconnects.length === 1, { what: "a reconnect scheduled" });
+    await delay(100);
+    assert.equal(requests.length, 1);
+  });
+
+  test("403 stops for good; the error carries the server's message", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/ch", () => json({ error: "token may not read ch" }, { status: 403 }), {
+      fallbackPollingUrl: "http://x.test/poll/ch",
+      pollingAfterMs: 20,
+    });
+    await waitFor(() => log.errors.length === 1, { what: "onError" });
+    await delay(100);
+    assert.equal(requests.length, 1);
+    assert.equal(log.errors.length, 1);
+    assert.ok(log.errors[0] instanceof RealtimeError);
+    assert.equal(log.errors[0].status, 403);
+    assert.equal(log.errors[0].channel, undefined);
+    assert.match(log.errors[0].message, /answered status 403: token may not read ch$/);
+    assert.deepEqual(log.reconnects, []);
   });
 
   test("a network error or a failing token() is reported and retried", async (t) => {
@@ -175,6 +255,34 @@ describe("subscribe", () => {
     assert.equal(requests.length, 2);
     assert.deepEqual(log.reconnects, [1, 2]);
   });
+
+  // SPEC 3.2: the buffered events after a reset (id 20) have ids at or below 20, and are new.
+  const resetCases = {
+    buffer_overrun: { lastEventId: 3, data: { reason: "buffer_overrun", lastKnownId: 3, oldestId: 18 } },
+    buffer_gap: { lastEventId: 30, data: { reason: "buffer_gap", lastKnownId: 30 } },
+  };
+  for (const via of ["stream", "poll"]) {
+    for (const [reason, { lastEventId, data }] of Object.entries(resetCases)) {
+      test(`${reason} on a ${via}: the reset, then every buffered event though its id is not above the reset's`, async (t) => {
+        const buffered = [18, 19, 20];
+        const frames = [`retry: 10\n\nevent: realtime.reset\nid: 20\ndata: ${JSON.stringify(data)}\n\n`, ...buffered.map((id) => `id: ${id}\nevent: e\ndata: ${id}\n\n`)];
+        const polled = { events: [{ id: 20, event: "realtime.reset", data }, ...buffered.map((id) => ({ id, event: "e", data: id }))], lastId: 20 };
+        const { sub, log } = start(
+          t,
+          "http://x.test/sse/ch",
+          (req) => {
+            if (via === "stream") return req.n === 0 ? sse(req, frames, { open: true }) : never();
+            if (!req.url.includes("/poll/")) return json({ error: "down" }, { status: 502 });
+            return req.url.includes(`lastEventId=${lastEventId}&`) ? json(polled) : never();
+          },
+          { lastEventId, fallbackPollingUrl: "http://x.test/poll/ch", pollingAfterMs: via === "poll" ? 20 : 60_000 },
+        );
+        await waitFor(() => log.events.length === 4, { what: "reset and buffer" });
+        assert.deepEqual(log.events, [{ event: "realtime.reset", data, id: 20 }, ...buffered.map((id) => ({ event: "e", data: id, id }))]);
+        assert.equal(sub.lastEventId, 20);
+      });
+    }
+  }
 
   test("events a poll delivered are not delivered again by the stream that replaces it", async (t) => {
     let releaseStream;
@@ -226,5 +334,142 @@ describe("subscribe", () => {
     } finally {
       globalThis.fetch = saved;
     }
+  });
+});
+
+describe("liveness", () => {
+  test("a stream that shows no byte for livenessMs is given up and reconnected, reported as such", async (t) => {
+    const { sub, log, requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 10\n\nid: 5\ndata: 1\n\n"], { open: true }) : never()), {
+      livenessMs: 150,
+    });
+    await waitFor(() => requests.length === 2, { what: "reconnect" });
+    const silent = requests[1].at - requests[0].at;
+    assert.ok(silent >= 145, `given up after ${silent}ms`);
+    assert.ok(requests[0].signal.aborted);
+    assert.equal(log.errors.length, 1);
+    assert.ok(log.errors[0] instanceof RealtimeError, `${log.errors[0]}`);
+    assert.equal(log.errors[0].message, "realtime: the stream showed no byte for 150 ms; reconnecting");
+    assert.deepEqual(log.reconnects, [1]);
+    assert.equal(requests[1].headers.get("last-event-id"), "5");
+    assert.equal(sub.lastEventId, 5);
+  });
+
+  test("any byte keeps the stream alive, heartbeat comments included", async (t) => {
+    let live;
+    const { log, requests } = start(
+      t,
+      "http://x.test/sse/ch",
+      (req) => {
+        if (req.n > 0) return never();
+        live = liveSse(req);
+        return live.response;
+      },
+      { livenessMs: 120 },
+    );
+    await waitFor(() => log.opens === 1, { what: "open" });
+    const beat = setInterval(() => live.push(":\n"), 30);
+    t.after(() => clearInterval(beat));
+    await delay(500);
+    assert.equal(requests.length, 1, "a stream with heartbeats was given up");
+    clearInterval(beat);
+    const quietAt = performance.now();
+    await waitFor(() => requests.length === 2, { what: "reconnect once the heartbeats stop" });
+    assert.ok(requests[1].at - quietAt >= 80, `given up ${requests[1].at - quietAt}ms after the last heartbeat`);
+    assert.deepEqual(log.errors.map((e) => e.message), ["realtime: the stream showed no byte for 120 ms; reconnecting"]);
+  });
+
+  test("livenessMs: Infinity turns the watchdog off", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/ch", (req) => sse(req, ["retry: 10\n\n"], { open: true }), { livenessMs: Infinity });
+    await waitFor(() => log.opens === 1, { what: "open" });
+    await delay(100);
+    assert.equal(requests.length, 1);
+    assert.deepEqual(log.errors, []);
+  });
+
+  test("a request that gets no answer at all is given up too", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? never() : sse(req, [], { open: true })), {
+      livenessMs: 100,
+    });
+    await waitFor(() => log.opens === 1, { what: "open after the second request" });
+    assert.ok(requests[1].at - requests[0].at >= 95);
+    assert.ok(requests[0].signal.aborted);
+    assert.match(log.errors[0].message, /no byte for 100 ms/);
+  });
+});
+
+/**
+ * browser installs a fake window and document (Node has neither) for one test: each records its
+ * listeners, and fire(type) calls them as the browser would.
+ */
+function browser(t) {
+  const target = (extra) => {
+    const listeners = new Map();
+    return Object.assign(extra, {
+      listeners,
+      addEventListener: (type, fn) => listeners.set(type, [...(listeners.get(type) ?? []), fn]),
+      removeEventListener: (type, fn) => listeners.set(type, (listeners.get(type) ?? []).filter((f) => f !== fn)),
+      fire: (type) => (listeners.get(type) ?? []).forEach((fn) => fn({ type })),
+      count: (type) => (listeners.get(type) ?? []).length,
+    });
+  };
+  globalThis.window = target({});
+  globalThis.document = target({ visibilityState: "visible" });
+  t.after(() => {
+    delete globalThis.window;
+    delete globalThis.document;
+  });
+  return { window: globalThis.window, document: globalThis.document };
+}
+
+describe("online and visibilitychange (browsers)", () => {
+  test("online ends a pending backoff wait at once; unsubscribe() removes the listeners", async (t) => {
+    const { window, document } = browser(t);
+    const { sub, log, requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 5000\n\n"]) : never()));
+    assert.equal(window.count("online"), 1);
+    assert.equal(document.count("visibilitychange"), 1);
+    await waitFor(() => log.reconnects.length === 1, { what: "a reconnect scheduled 5s out" });
+    await delay(50);
+    assert.equal(requests.length, 1);
+    const firedAt = performance.now();
+    window.fire("online");
+    await waitFor(() => requests.length === 2, { timeoutMs: 1000, what: "the reconnect, now" });
+    assert.ok(requests[1].at - firedAt < 100, `reconnected ${requests[1].at - firedAt}ms after online`);
+
+    sub.unsubscribe();
+    assert.equal(window.count("online"), 0);
+    assert.equal(document.count("visibilitychange"), 0);
+  });
+
+  test("visibilitychange ends the wait only when the page becomes visible", async (t) => {
+    const { document } = browser(t);
+    const { log, requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 5000\n\n"]) : never()));
+    await waitFor(() => log.reconnects.length === 1, { what: "a reconnect scheduled 5s out" });
+    document.visibilityState = "hidden";
+    document.fire("visibilitychange");
+    await delay(100);
+    assert.equal(requests.length, 1, "a hidden page does not reconnect early");
+    document.visibilityState = "visible";
+    document.fire("visibilitychange");
+    await waitFor(() => requests.length === 2, { timeoutMs: 1000, what: "the reconnect, now" });
+  });
+
+  test("on an open stream, the check applies the liveness rule at once", async (t) => {
+    const { window } = browser(t);
+    const { log, requests } = start(t, "http://x.test/sse/ch", (req) => (req.n === 0 ? sse(req, ["retry: 10\n\n"], { open: true }) : never()), {
+      livenessMs: 100,
+    });
+    await waitFor(() => log.opens === 1, { what: "open" });
+    window.fire("online");
+    assert.equal(requests[0].signal.aborted, false, "a stream that showed a byte just now is alive");
+    // Block the event loop past livenessMs, as a throttled page or a sleeping machine does: the
+    // watchdog's timer cannot run, so only the check can give the stream up.
+    const until = Date.now() + 150;
+    while (Date.now() < until);
+    assert.equal(requests[0].signal.aborted, false);
+    window.fire("online");
+    assert.equal(requests[0].signal.aborted, true, "the check did not give the silent stream up");
+    await waitFor(() => requests.length === 2, { what: "reconnect" });
+    assert.match(log.errors[0].message, /no byte for 100 ms/);
+    assert.deepEqual(log.reconnects, [1]);
   });
 });

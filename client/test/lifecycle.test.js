@@ -1,39 +1,14 @@
 // The client's lifecycle against a server: the mock by default, the Go binary with
-// REALTIME_BIN set (see testkit/server.js). Faults (dropped streams, blocked paths) come from a
-// proxy in front of the server, and requests are observed through a recording fetch, so these
-// tests use nothing but the server's HTTP interface.
+// REALTIME_BIN set (see testkit/server.js). Faults (dropped and stalled streams, blocked paths)
+// come from a proxy in front of the server, and requests are observed through a recording
+// fetch, so these tests use nothing but the server's HTTP interface.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { subscribe } from "../realtime.js";
-import { startFaultProxy } from "../testkit/fault-proxy.js";
-import { startServer } from "../testkit/server.js";
-import { collector, delay, recordingFetch, waitFor } from "../testkit/wait.js";
-
-const backoff = { initialMs: 20, maxMs: 200 };
-
-/** setup starts a server and a proxy; everything, subscriptions included, ends with the test. */
-async function setup(t, serverOptions = {}) {
-  const server = await startServer({ retryMs: 50, ...serverOptions });
-  const proxy = await startFaultProxy(server.url);
-  const subs = [];
-  t.after(async () => {
-    for (const sub of subs) sub.unsubscribe();
-    await proxy.close();
-    await server.close();
-  });
-  const open = (path, options = {}) => {
-    const { log, callbacks } = collector();
-    const rec = recordingFetch();
-    const sub = subscribe(`${proxy.url}${path}`, { ...callbacks, backoff, token: () => server.token(), fetch: rec.fetch, ...options });
-    subs.push(sub);
-    return { sub, log, requests: rec.requests };
-  };
-  return { server, proxy, open };
-}
+import { RealtimeError } from "../realtime.js";
+import { isPoll, isStream, setup } from "../testkit/harness.js";
+import { delay, waitFor } from "../testkit/wait.js";
 
 const ids = (log) => log.events.map((e) => e.id);
-const isStream = (r) => r.url.pathname.startsWith("/sse/");
-const isPoll = (r) => r.url.pathname.startsWith("/poll/");
 
 describe("lifecycle", () => {
   test("receives events: parsed data, event names, numeric ids", async (t) => {
@@ -87,35 +62,74 @@ describe("lifecycle", () => {
     });
   }
 
-  test("an overrun delivers realtime.reset, then the buffered events", async (t) => {
-    const { server, open } = await setup(t, { replayBuffer: 3 });
-    const published = [];
-    for (let i = 1; i <= 6; i++) published.push(await server.publish("lc:overrun", "e", i));
-    const { sub, log } = open("/sse/lc:overrun", { lastEventId: published[0] });
-    await waitFor(() => log.events.length === 4, { what: "reset and 3 events" });
-
-    const [reset, ...rest] = log.events;
-    assert.deepEqual(reset, {
-      event: "realtime.reset",
+  // SPEC 3.2: after a reset (id N) come all the buffered events, whose ids are at or below N;
+  // the client delivers them, then live events, on a stream and on a poll alike.
+  const resets = {
+    buffer_overrun: (published) => ({
+      lastEventId: published[0],
       data: { reason: "buffer_overrun", lastKnownId: published[0], oldestId: published[3] },
-      id: published[5],
+    }),
+    buffer_gap: (published) => ({
+      lastEventId: published[5] + 1000, // from the future
+      data: { reason: "buffer_gap", lastKnownId: published[5] + 1000 },
+    }),
+  };
+  for (const via of ["stream", "poll"]) {
+    for (const [reason, expect] of Object.entries(resets)) {
+      test(`${reason} on a ${via}: realtime.reset, then the whole buffer, then live events`, async (t) => {
+        const { server, proxy, open } = await setup(t, { replayBuffer: 3 });
+        const channel = `lc:${reason}-${via}`;
+        const published = [];
+        for (let i = 1; i <= 6; i++) published.push(await server.publish(channel, "e", i));
+        const { lastEventId, data } = expect(published);
+        if (via === "poll") proxy.block("/sse/", 404);
+        const polling = via === "poll" ? { fallbackPollingUrl: `${proxy.url}/poll/${channel}`, pollingAfterMs: 50 } : {};
+        const { sub, log, requests } = open(`/sse/${channel}`, { lastEventId, ...polling });
+        await waitFor(() => log.events.length === 4, { what: "reset and 3 buffered events" });
+
+        const [reset, ...buffered] = log.events;
+        assert.deepEqual(reset, { event: "realtime.reset", data, id: published[5] });
+        assert.deepEqual(buffered.map((e) => [e.id, e.data]), [[published[3], 4], [published[4], 5], [published[5], 6]]);
+        assert.equal(sub.lastEventId, published[5]);
+        const live = await server.publish(channel, "e", "live");
+        await waitFor(() => log.events.length === 5, { what: "live event" });
+        assert.deepEqual(log.events[4], { event: "e", data: "live", id: live });
+        assert.equal(log.opens, via === "stream" ? 1 : 0);
+        if (via === "poll") {
+          const polledFrom = requests.filter(isPoll).map((r) => r.url.searchParams.get("lastEventId"));
+          assert.equal(polledFrom[0], String(lastEventId));
+          assert.ok(polledFrom.includes(String(published[5])), `polls resumed from ${polledFrom}`);
+        }
+      });
+    }
+  }
+
+  for (const seeded of [true, false]) {
+    test(`a client that drops before any event resumes from the opening id: (${seeded ? "last id" : "base"})`, async (t) => {
+      const { server, proxy, open } = await setup(t);
+      const channel = `lc:opening-${seeded}`;
+      const seed = seeded ? await server.publish(channel, "e", "seed") : undefined;
+      const { sub, log, requests } = open(`/sse/${channel}`);
+      await waitFor(() => log.opens === 1 && sub.lastEventId !== undefined, { what: "open and the opening id" });
+      const opening = sub.lastEventId;
+      assert.equal(typeof opening, "number");
+      if (seeded) assert.equal(opening, seed);
+      assert.deepEqual(log.events, [], "the opening frame is no event");
+
+      proxy.block("/sse/", 404);
+      proxy.dropStreams();
+      const missed = [await server.publish(channel, "e", 1), await server.publish(channel, "e", 2)];
+      await waitFor(() => requests.some((r) => r.status === 404), { what: "a refused reconnect" });
+      proxy.unblock();
+      await waitFor(() => log.events.length === 2, { what: "replay" });
+
+      assert.deepEqual(ids(log), missed);
+      assert.ok(missed[0] > opening);
+      const resumed = requests.filter((r) => r.status === 200).at(-1);
+      assert.equal(resumed.headers.get("last-event-id"), String(opening));
+      assert.equal(resumed.url.searchParams.get("lastEventId"), String(opening));
     });
-    assert.deepEqual(rest.map((e) => e.id), published.slice(3));
-    assert.equal(sub.lastEventId, published[5]);
-  });
-
-  test("an id from the future delivers realtime.reset (buffer_gap), then live events", async (t) => {
-    const { server, open } = await setup(t);
-    const last = await server.publish("lc:gap", "e", "before");
-    const { sub, log } = open("/sse/lc:gap", { lastEventId: last + 1000 });
-    await waitFor(() => log.events.length === 1, { what: "reset" });
-    assert.deepEqual(log.events[0], { event: "realtime.reset", data: { reason: "buffer_gap", lastKnownId: last + 1000 }, id: last });
-    assert.equal(sub.lastEventId, last);
-
-    const next = await server.publish("lc:gap", "e", "after");
-    await waitFor(() => log.events.length === 2, { what: "live event" });
-    assert.deepEqual(log.events[1], { event: "e", data: "after", id: next });
-  });
+  }
 
   test("401 calls token() again before the retry", async (t) => {
     const { server, open } = await setup(t);
@@ -169,6 +183,43 @@ describe("lifecycle", () => {
     const waited = late.requests[1].at - refused.answeredAt;
     assert.ok(waited >= retryAfterMs - 25, `waited ${waited}ms, Retry-After ${retryAfterMs}ms`);
     assert.equal(late.log.errors[0].status, 429);
+  });
+
+  test("503 (authorizer unavailable) keeps retrying, each attempt at least Retry-After apart", async (t) => {
+    const { proxy, open } = await setup(t);
+    proxy.block("/sse/", 503, { "Retry-After": "1" });
+    const { log, requests } = open("/sse/lc:unavailable");
+    await waitFor(() => requests.filter((r) => r.status === 503).length === 2, { timeoutMs: 4000, what: "two 503s" });
+    proxy.unblock();
+    await waitFor(() => log.opens === 1, { timeoutMs: 4000, what: "open" });
+
+    const [first, second] = requests;
+    const waited = second.at - first.answeredAt;
+    assert.ok(waited >= 975, `waited ${waited}ms after Retry-After: 1`);
+    assert.ok(waited < 1400, `waited ${waited}ms: Retry-After, plus at most b/2 (10ms) of jitter, plus slack`);
+    assert.ok(requests.at(-1).at - second.answeredAt >= 975);
+    assert.ok(log.errors.length >= 2 && log.errors.every((e) => e.status === 503), `errors ${log.errors}`);
+    assert.deepEqual(log.reconnects.slice(0, 2), [1, 2]);
+  });
+
+  test("a stream that goes silent is given up after livenessMs, then resumed", async (t) => {
+    const { server, proxy, open } = await setup(t);
+    const { log, requests } = open("/sse/lc:silent", { livenessMs: 400 });
+    await waitFor(() => log.opens === 1, { what: "open" });
+    const first = await server.publish("lc:silent", "e", 1);
+    await waitFor(() => log.events.length === 1, { what: "first event" });
+    const stalledAt = performance.now();
+    proxy.stallStreams(); // the connection stays open; nothing more reaches the client
+    const missed = await server.publish("lc:silent", "e", 2);
+    await waitFor(() => log.events.length === 2, { what: "the missed event, after the reconnect" });
+
+    assert.deepEqual(ids(log), [first, missed]);
+    const resumed = requests[1];
+    assert.ok(resumed.at - stalledAt >= 390, `reconnected ${resumed.at - stalledAt}ms after the stall`);
+    assert.equal(resumed.headers.get("last-event-id"), String(first));
+    assert.ok(log.errors[0] instanceof RealtimeError);
+    assert.match(log.errors[0].message, /no byte for 400 ms/);
+    assert.equal(log.reconnects[0], 1, "the silent stream had delivered an event: a good connection");
   });
 
   test("polls while the stream is unavailable, then hands back to the stream", async (t) => {

@@ -1,11 +1,13 @@
 // A reverse proxy that injects faults in front of any server (mock or real), so the lifecycle
 // tests need nothing from the server beyond its HTTP interface:
-//   dropStreams({ abrupt })  end every proxied /sse/ response: cleanly, or by destroying the socket
+//   dropStreams({ abrupt })  end every proxied stream (/sse/... or /sse?...): cleanly, or by destroying the socket
+//   stallStreams()  stop forwarding the bytes of every proxied stream, leaving its connection open
 //   block(prefix, status, headers)  answer requests whose path starts with prefix with status
 //   unblock()
 import http from "node:http";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"]);
+const STREAM_PATH = /^\/sse(\/|\?|$)/;
 
 export async function startFaultProxy(upstream) {
   const target = new URL(upstream);
@@ -38,17 +40,22 @@ export async function startFaultProxy(upstream) {
     req.pipe(pair.up);
   });
 
+  const streams = () => [...active].filter((pair) => STREAM_PATH.test(pair.path));
+
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     dropStreams({ abrupt = false } = {}) {
-      for (const pair of active) {
-        if (!pair.path.startsWith("/sse/")) continue;
+      for (const pair of streams()) {
         pair.upRes?.unpipe(pair.res);
         pair.up.destroy();
         if (abrupt) pair.res.destroy();
         else pair.res.end();
       }
+    },
+    // The upstream keeps writing into a pipe nobody reads: to the client, a silent stream.
+    stallStreams() {
+      for (const pair of streams()) pair.upRes?.unpipe(pair.res);
     },
     block(prefix, status, headers = {}) {
       blocked = { prefix, status, headers };

@@ -1,9 +1,12 @@
 // startServer is what the lifecycle tests run against: the mock server by default, or the real Go
-// binary when REALTIME_BIN is set (REALTIME_BIN=../realtime node --test test/). Both expose:
+// binary when REALTIME_BIN is set (REALTIME_BIN=../realtime node --test test/). startMock is the
+// mock whatever the environment says, for the tests of what only the mock speaks yet
+// (multiplexing, realtime.closed). Both expose:
 //   url                       base URL, http://127.0.0.1:<port>
 //   token({ channels, ttlSec })  a subscriber JWT (default: every channel)
 //   publish(channel, event, data) -> Promise<id>
 //   close()
+// and the mock also revoke(reason) and heldPolls() (see mock-server.js).
 import { randomBytes } from "node:crypto";
 import { signJwt } from "./jwt.js";
 import { startMockServer } from "./mock-server.js";
@@ -11,10 +14,20 @@ import { startRealServer } from "./real-server.js";
 
 /** Options: retryMs, replayBuffer, maxSubscribersPerChannel (see SPEC section 2). */
 export async function startServer(options = {}) {
-  const secret = randomBytes(32).toString("hex");
   const bin = process.env.REALTIME_BIN;
-  const server = bin ? await startRealServer({ ...options, bin, secret }) : await startMockServer({ ...options, secret });
+  if (!bin) return startMock(options);
+  return { ...(await withTokens((secret) => startRealServer({ ...options, bin, secret }))), real: true };
+}
+
+export async function startMock(options = {}) {
+  return { ...(await withTokens((secret) => startMockServer({ ...options, secret }))), real: false };
+}
+
+/** withTokens starts a server with a fresh JWT secret and adds token(), signed with it. */
+async function withTokens(start) {
+  const secret = randomBytes(32).toString("hex");
+  const server = await start(secret);
   const token = ({ channels = ["*"], ttlSec = 300 } = {}) =>
     signJwt({ sub: "test", exp: Math.floor(Date.now() / 1000) + ttlSec, channels }, secret);
-  return { ...server, token, real: Boolean(bin) };
+  return { ...server, token };
 }

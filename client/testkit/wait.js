@@ -32,7 +32,8 @@ export function recordingFetch(inner = globalThis.fetch) {
 export function collector() {
   const log = { events: [], opens: 0, reconnects: [], errors: [] };
   const callbacks = {
-    onEvent: (event, data, id) => log.events.push({ event, data, id }),
+    // The 4th argument, the channel, comes with multiplexed subscriptions only.
+    onEvent: (event, data, id, channel) => log.events.push(channel === undefined ? { event, data, id } : { event, data, id, channel }),
     onOpen: () => log.opens++,
     onReconnect: (attempt) => log.reconnects.push(attempt),
     onError: (err) => log.errors.push(err),
