@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-	b, err := broker.New(cfg, log)
+	b, err := broker.New(cfg, log, nil)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
 		return 2

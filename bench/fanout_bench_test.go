@@ -22,7 +22,7 @@ func startBroker(b *testing.B) string {
 	cfg.Auth = "none"
 	cfg.AdminAddr = ""
 	cfg.Channel.MaxSubscribers = 20000
-	br, err := broker.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	br, err := broker.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,10 +21,10 @@ func (allowAll) inline() {}
 func (*JWTAuth) inline() {}
 
 // authorizedFunc continues a request once its authorization is decided.
-// req and name stay valid during the call. It reports true when it parked
-// the request (having called c.Defer): it then replies and calls c.Resume
-// itself, later.
-type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant) (parked bool)
+// req and name stay valid during the call. deferred says the connection is
+// deferred already (the authorization ran off the reactor). It reports true
+// when the request is parked: whoever answers it later calls c.Resume.
+type authorizedFunc func(c *loop.Conn, req *httpx.Request, name []byte, d decision, g Grant, deferred bool) (parked bool)
 
 // cachedAuthorizer is an Authorizer that may know its answer without
 // blocking (a decision it made moments ago for the same credential and
@@ -41,13 +41,13 @@ type cachedAuthorizer interface {
 func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, then authorizedFunc) {
 	if _, ok := b.auth.(inline); ok {
 		d, g := authorize(context.Background(), b.auth, string(name), req)
-		then(c, req, name, d, g)
+		then(c, req, name, d, g, false)
 		return
 	}
 	if ca, ok := b.auth.(cachedAuthorizer); ok {
 		if principal, g, hit := ca.Cached(string(name), req); hit {
 			g.Principal = principal
-			then(c, req, name, allowed, g)
+			then(c, req, name, allowed, g, false)
 			return
 		}
 	}
@@ -56,7 +56,7 @@ func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, th
 	cname := []byte(string(name))
 	go func() {
 		d, g := b.authorizeAsync(creq, string(cname))
-		if !then(c, creq, cname, d, g) {
+		if !then(c, creq, cname, d, g, true) {
 			c.Resume()
 		}
 	}()

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"strconv"
 
+	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/loop"
 )
@@ -16,7 +17,6 @@ const maxBatch = 1000
 const (
 	errItemChannel  = "channel is required and must be a valid channel name"
 	errItemNotAllow = "forbidden"
-	errItemChannels = "too many channels: try again later"
 )
 
 // publishBatch serves POST /publish (SPEC 3.4): a JSON array of
@@ -52,38 +52,78 @@ func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
 		b.replyError(c, req, 400, "a batch holds at most 1000 items")
 		return
 	}
-	out := append(make([]byte, 0, 32*items+2), '[')
-	i := 0
+	batch := make([]channel.BatchItem, 0, items)
 	_ = eachElement(buf.Bytes(), func(el []byte) error {
+		batch = append(batch, b.batchItem(el, scope))
+		return nil
+	})
+	if b.local {
+		_ = b.eng.PublishBatch(batch, nil)
+		b.replyJSON(c, req, appendBatch(batch))
+		return
+	}
+	pk := b.park(c, req, nil, false)
+	err := b.eng.PublishBatch(batch, func() {
+		b.replyJSON(pk.c, pk.req, appendBatch(batch))
+		pk.resume()
+	})
+	if !pending(err) {
+		pk.answered()
+		b.replyJSON(c, req, appendBatch(batch))
+	}
+}
+
+// itemError is the refusal of one batch item; its text is the item's
+// {"error"}.
+type itemError string
+
+func (e itemError) Error() string { return string(e) }
+
+// batchItem validates and authorizes one batch item; a refused one carries
+// its Err.
+func (b *Broker) batchItem(el []byte, scope pubScope) channel.BatchItem {
+	ev, err := parseEvent(el)
+	it := channel.BatchItem{Channel: ev.channel, Event: ev.name, Data: ev.data}
+	switch {
+	case err == errNotObject:
+		it.Err = itemError("item must be a JSON object")
+	case len(ev.channel) == 0 || !b.validChannel(ev.channel):
+		it.Err = itemError(errItemChannel)
+	case err != nil:
+		it.Err = itemError(err.Error())
+	case !scope.may(ev.channel):
+		b.stats.denied403.Add(1)
+		it.Err = itemError(errItemNotAllow)
+	}
+	return it
+}
+
+// appendBatch renders the answer of a batch: one {"delivered","id"} or
+// {"error"} per item.
+func appendBatch(batch []channel.BatchItem) []byte {
+	out := append(make([]byte, 0, 32*len(batch)+2), '[')
+	for i, it := range batch {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		i++
-		out = b.publishItem(out, el, scope)
-		return nil
-	})
-	b.replyJSON(c, req, append(out, ']'))
+		switch e := it.Err.(type) {
+		case nil:
+			out = appendPublished(out, it.Result.Delivered, it.Result.ID)
+		case itemError:
+			out = appendItemError(out, string(e))
+		default:
+			out = appendItemError(out, engineErrorText(e))
+		}
+	}
+	return append(out, ']')
 }
 
-// publishItem publishes one batch item and appends its result.
-func (b *Broker) publishItem(out, el []byte, scope pubScope) []byte {
-	ev, err := parseEvent(el)
-	switch {
-	case err == errNotObject:
-		return appendItemError(out, "item must be a JSON object")
-	case len(ev.channel) == 0 || !b.validChannel(ev.channel):
-		return appendItemError(out, errItemChannel)
-	case err != nil:
-		return appendItemError(out, err.Error())
-	case !scope.may(ev.channel):
-		b.stats.denied403.Add(1)
-		return appendItemError(out, errItemNotAllow)
+// engineErrorText is the {"error"} of a batch item an engine refused.
+func engineErrorText(err error) string {
+	if err == channel.ErrTooManyChannels {
+		return "too many channels: try again later"
 	}
-	p, err := b.reg.Publish(ev.channel, ev.name, ev.data)
-	if err != nil {
-		return appendItemError(out, errItemChannels)
-	}
-	return appendPublished(out, p.Delivered, p.ID)
+	return "service unavailable: try again later"
 }
 
 func appendItemError(dst []byte, msg string) []byte {

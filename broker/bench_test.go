@@ -29,7 +29,7 @@ func BenchmarkPublishLatency(b *testing.B) {
 				io.WriteString(c, get("/sse/lat", bearerHeader(subToken(b))))
 			}
 			want := 1 + map[bool]int{false: 0, true: 1}[stalled]
-			for s.b.Registry().Lookup([]byte("lat")) == nil || s.b.Registry().Lookup([]byte("lat")).Info().Subscribers != want {
+			for s.subscribers("lat") != want {
 				time.Sleep(time.Millisecond)
 			}
 			pub := s.dial()

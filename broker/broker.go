@@ -22,10 +22,11 @@ import (
 // Broker serves the HTTP interface of SPEC section 3. Create it with New,
 // run it with Serve and stop it with Shutdown.
 type Broker struct {
-	cfg       Config            // immutable
-	log       *slog.Logger      // immutable
-	reg       *channel.Registry // immutable
-	srv       *loop.Server      // immutable
+	cfg       Config           // immutable
+	log       *slog.Logger     // immutable
+	eng       channel.Engine   // immutable
+	local     bool             // immutable: eng answers every call at once (eng.Local())
+	srv       *loop.Server     // immutable
 	auth      Authorizer        // subscriber authorization; set before Serve
 	jwt       *JWTAuth          // publisher tokens; nil under --auth none or without a key
 	ephemeral bool              // the JWT secret was generated at start
@@ -38,13 +39,17 @@ type Broker struct {
 	stats      brokerStats
 }
 
-// New builds a broker from a valid cfg.
-func New(cfg Config, log *slog.Logger) (*Broker, error) {
+// New builds a broker from a valid cfg on engine eng; nil means the
+// memory engine, a channel.Registry made from cfg.Channel.
+func New(cfg Config, log *slog.Logger, eng channel.Engine) (*Broker, error) {
 	cfg.Loop.HeartbeatFrame = channel.Heartbeat // the reactor is told what to send
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, log: log, reg: channel.NewRegistry(cfg.Channel), authSem: make(chan struct{}, maxAuthCalls),
+	if eng == nil {
+		eng = channel.NewRegistry(cfg.Channel)
+	}
+	b := &Broker{cfg: cfg, log: log, eng: eng, local: eng.Local(), authSem: make(chan struct{}, maxAuthCalls),
 		stop: make(chan struct{})}
 	if cfg.ChannelPattern != DefaultChannelPattern {
 		b.chanRE = regexp.MustCompile(cfg.ChannelPattern)
@@ -58,7 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	b.srv = srv
-	go b.reg.Run(b.stop)
+	go b.eng.Run(b.stop)
 	return b, nil
 }
 
@@ -100,8 +105,8 @@ func (b *Broker) JWT() *JWTAuth { return b.jwt }
 // EphemeralSecret reports whether the JWT secret was generated at start.
 func (b *Broker) EphemeralSecret() bool { return b.ephemeral }
 
-// Registry returns the channel registry.
-func (b *Broker) Registry() *channel.Registry { return b.reg }
+// Ready reports whether the broker's engine can serve (GET /readyz).
+func (b *Broker) Ready() bool { return b.eng.Ready() }
 
 // Loop returns the reactor.
 func (b *Broker) Loop() *loop.Server { return b.srv }
@@ -142,6 +147,8 @@ func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
 		b.demo(c, req)
 	case string(p) == "/healthz":
 		b.healthz(c, req)
+	case string(p) == "/readyz":
+		b.readyz(c, req)
 	default:
 		b.replyError(c, req, 404, "not found")
 	}

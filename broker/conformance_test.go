@@ -87,7 +87,7 @@ func TestCORSWildcard(t *testing.T) {
 			t.Errorf("origin %s: Allow-Credentials %q, want %q", c.origin, got, c.creds)
 		}
 	}
-	if _, err := broker.New(withCORS("null"), nil); err == nil {
+	if _, err := broker.New(withCORS("null"), nil, nil); err == nil {
 		t.Error(`--cors-origins null accepted`)
 	}
 }

@@ -18,21 +18,32 @@ import (
 	"time"
 
 	"github.com/workkit/realtime/broker"
+	"github.com/workkit/realtime/channel"
 )
 
 // testSecret signs the tokens of the black-box tests.
 const testSecret = "test-secret-0123456789abcdef"
 
-// server is a real broker serving on a loopback port.
+// server is what a test talks to: one broker, or several nodes sharing
+// their channels through Redis behind a round-robin proxy, depending on the
+// topology the suite runs on (topology.go). Tests reach it over HTTP at
+// addr and read its metrics summed over its nodes.
 type server struct {
-	t    testing.TB
-	b    *broker.Broker
-	addr string
-	cfg  broker.Config
+	t     testing.TB
+	nodes []*node
+	addr  string // what clients dial: the only node, or the proxy in front of them
+	cfg   broker.Config
 }
 
-// startServer starts a broker on 127.0.0.1:0 with the test secret and the
-// defaults of SPEC 2, adjusted by mutate; it is shut down at test end.
+// node is one broker of a server.
+type node struct {
+	b    *broker.Broker
+	addr string
+	done chan error // Serve's result
+}
+
+// startServer starts a server on loopback ports with the test secret and
+// the defaults of SPEC 2, adjusted by mutate; it is shut down at test end.
 func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 	t.Helper()
 	cfg := broker.DefaultConfig()
@@ -42,7 +53,30 @@ func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	b, err := broker.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := &server{t: t, cfg: cfg}
+	topo := suiteTopology(t)
+	for i := 0; i < topo.nodes; i++ {
+		s.nodes = append(s.nodes, startNode(t, cfg, topo.engine(t, cfg, i)))
+	}
+	s.addr = topo.front(t, s.nodeAddrs())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		for _, n := range s.nodes {
+			if err := <-n.done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	})
+	return s
+}
+
+func startNode(t testing.TB, cfg broker.Config, eng channel.Engine) *node {
+	t.Helper()
+	b, err := broker.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), eng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,20 +84,40 @@ func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ln) }()
-	s := &server{t: t, b: b, addr: ln.Addr().String(), cfg: cfg}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	n := &node{b: b, addr: ln.Addr().String(), done: make(chan error, 1)}
+	go func() { n.done <- b.Serve(ln) }()
+	return n
+}
+
+func (s *server) nodeAddrs() []string {
+	var out []string
+	for _, n := range s.nodes {
+		out = append(out, n.addr)
+	}
+	return out
+}
+
+// node0 is the server's first node, for tests of per-node limits (the
+// subscriber cap, --max-conns): they talk to it directly.
+func (s *server) node0() *server {
+	cp := *s
+	cp.addr = s.nodes[0].addr
+	return &cp
+}
+
+// shutdown shuts every node down, in parallel, within ctx.
+func (s *server) shutdown(ctx context.Context) error {
+	errs := make(chan error, len(s.nodes))
+	for _, n := range s.nodes {
+		go func() { errs <- n.b.Shutdown(ctx) }()
+	}
+	var first error
+	for range s.nodes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
+	}
+	return first
 }
 
 // token signs claims for sub with the test secret.
@@ -282,22 +336,48 @@ func mustJSON(t testing.TB, s string, v any) {
 	}
 }
 
-// metric returns the value of one realtime_* sample of the server's
-// /metrics (as printed, labels included: `name{label="v"}`), 0 if absent.
+// metric returns one realtime_* sample of the server's /metrics (as
+// printed, labels included: `name{label="v"}`) summed over its nodes, 0 if
+// absent.
 func (s *server) metric(sample string) float64 {
 	s.t.Helper()
-	rec := httptest.NewRecorder()
-	s.b.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	sc := bufio.NewScanner(rec.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if name, val, ok := strings.Cut(line, " "); ok && name == sample {
+	return s.scrape()[sample]
+}
+
+// scrape returns every realtime_* sample of /metrics, summed over the
+// server's nodes.
+func (s *server) scrape() map[string]float64 {
+	s.t.Helper()
+	out := map[string]float64{}
+	for _, n := range s.nodes {
+		rec := httptest.NewRecorder()
+		n.b.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		sc := bufio.NewScanner(rec.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			name, val, ok := strings.Cut(line, " ")
+			if !ok || !strings.HasPrefix(name, "realtime_") {
+				continue
+			}
 			v, err := strconv.ParseFloat(val, 64)
 			if err != nil {
 				s.t.Fatalf("bad sample %q", line)
 			}
-			return v
+			out[name] += v
 		}
 	}
-	return 0
+	return out
+}
+
+// subscribers returns the subscribers of channel ch as GET /channels
+// reports them (every node's), -1 when the channel does not exist.
+func (s *server) subscribers(ch string) int {
+	s.t.Helper()
+	r := s.do(get("/channels/"+ch, bearerHeader(pubToken(s.t))))
+	if r.status == 404 {
+		return -1
+	}
+	var info struct{ Subscribers int }
+	mustJSON(s.t, r.body, &info)
+	return info.Subscribers
 }

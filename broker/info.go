@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/client"
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/loop"
@@ -15,14 +16,44 @@ func (b *Broker) channelInfo(c *loop.Conn, req *httpx.Request, name []byte) {
 		b.replyDenied(c, req, d)
 		return
 	}
-	ch := b.reg.Lookup(name)
-	if ch == nil {
-		b.replyError(c, req, 404, "no such channel")
+	if b.local {
+		i, err := b.eng.Info(name, nil)
+		b.replyInfo(c, req, name, i, err)
 		return
 	}
-	i := ch.Info()
+	pk := b.park(c, req, name, false)
+	i, err := b.eng.Info(name, func(i channel.Info, err error) {
+		b.replyInfo(pk.c, pk.req, pk.name, i, err)
+		pk.resume()
+	})
+	if !pending(err) {
+		pk.answered()
+		b.replyInfo(c, req, name, i, err)
+	}
+}
+
+// replyInfo answers GET /channels/{channel}.
+func (b *Broker) replyInfo(c *loop.Conn, req *httpx.Request, name []byte, i channel.Info, err error) {
+	if err != nil {
+		b.replyEngineError(c, req, err)
+		return
+	}
 	var buf [256]byte
 	b.replyJSON(c, req, appendInfo(buf[:0], name, i.Subscribers, i.LastID, i.OldestID, i.Buffered))
+}
+
+// readyz serves GET /readyz (SPEC 7): 200 while the engine can serve, 503
+// within a second of it being cut off from its store — for load balancers.
+func (b *Broker) readyz(c *loop.Conn, req *httpx.Request) {
+	if !isMethod(req, "GET") {
+		b.methodNotAllowed(c, req, "GET")
+		return
+	}
+	if !b.eng.Ready() {
+		b.replyError(c, req, 503, "not ready: the engine cannot reach its store", "Retry-After", "1")
+		return
+	}
+	b.reply(c, req, 200, "text/plain; charset=utf-8", []byte("ready\n"))
 }
 
 // script serves GET /realtime.js: the JS client, revalidated by ETag.

@@ -139,7 +139,7 @@ func TestShutdownAnswersParkedPolls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := s.b.Shutdown(ctx); err != nil {
+	if err := s.shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	if took := time.Since(start); took > 3*time.Second {

@@ -31,6 +31,9 @@ func (b *Broker) MetricsHandler() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{b: b},
 	)
+	if ec, ok := b.eng.(prometheus.Collector); ok { // an engine's own metrics (the Redis engine's)
+		reg.MustRegister(ec)
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
@@ -78,7 +81,8 @@ func (m *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *collector) Collect(ch chan<- prometheus.Metric) {
-	ls, rs, bs := m.b.srv.Stats(), m.b.reg.Stats(), &m.b.stats
+	ec := m.b.eng.Counters()
+	ls, rs, bs := m.b.srv.Stats(), ec.Stats, &m.b.stats
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -88,7 +92,7 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descConns, float64(ls.Open.Load()))
 	counter(descAccepted, ls.Accepted.Load())
 	gauge(descStreams, float64(ls.Streams.Load()))
-	gauge(descChannels, float64(m.b.reg.Len()))
+	gauge(descChannels, float64(ec.Channels))
 	counter(descPublishes, rs.Publishes.Load())
 	counter(descDeliveries, rs.Deliveries.Load())
 	counter(descBytes, ls.BytesOut.Load())
@@ -105,11 +109,11 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDenied, bs.denied401.Load(), "401")
 	counter(descDenied, bs.denied403.Load(), "403")
 	counter(descDenied, bs.denied503.Load(), "503")
-	counter(descEvictions, m.b.reg.Evictions())
+	counter(descEvictions, ec.Evictions)
 	counter(descPolls, bs.polls.Load())
 	gauge(descParked, float64(bs.parked.Load()))
 	counter(descRefused, rs.Refused.Load())
-	gauge(descBuffered, float64(m.b.reg.BufferedBytes()))
+	gauge(descBuffered, float64(ec.BufferedBytes))
 	counter(descDropped, rs.Dropped.Load())
 	counter(descAuthBusy, bs.authBusy.Load())
 }

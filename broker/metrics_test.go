@@ -1,53 +1,20 @@
 package broker_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/workkit/realtime/broker"
-	"github.com/workkit/realtime/loop"
 )
-
-// scrape returns the realtime_* samples of the metrics endpoint, keyed by
-// name and labels as printed.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "realtime_") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", line)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
 
 // TestMetricsCountAKnownSequence scrapes /metrics before and after known
 // subscribes, publishes, refusals and a slow-consumer eviction.
 func TestMetricsCountAKnownSequence(t *testing.T) {
 	s := startServer(t, func(c *broker.Config) { c.Loop.MaxPendingBytes = 32 << 10; c.Channel.ReplayBuffer = 3 })
-	metrics := httptest.NewServer(s.b.MetricsHandler())
-	defer metrics.Close()
-	before := scrape(t, metrics.URL)
+	before := s.scrape()
 
 	a, b := s.subscribe("m"), s.subscribe("m")
 	var last uint64
@@ -70,18 +37,17 @@ func TestMetricsCountAKnownSequence(t *testing.T) {
 	slow := dialSmallBuffer(t, s.addr)
 	io.WriteString(slow, get("/sse/big", bearerHeader(subToken(t))))
 	waitFor(t, "the slow subscriber", func() bool {
-		ch := s.b.Registry().Lookup([]byte("big"))
-		return ch != nil && ch.Info().Subscribers == 1
+		return s.subscribers("big") == 1
 	})
 	payload := fmt.Sprintf("%q", strings.Repeat("m", 4000))
-	for i := 0; i < 100 && s.b.Loop().Stats().Closed(loop.CloseSlowConsumer) == 0; i++ {
+	for i := 0; i < 100 && s.metric(`realtime_disconnects_total{reason="slow_consumer"}`) == 0; i++ {
 		s.publish("big", "e", payload)
 	}
 	waitFor(t, "the eviction", func() bool {
-		return scrape(t, metrics.URL)[`realtime_disconnects_total{reason="slow_consumer"}`] == 1
+		return s.metric(`realtime_disconnects_total{reason="slow_consumer"}`) == 1
 	})
 
-	after := scrape(t, metrics.URL)
+	after := s.scrape()
 	delta := func(k string) float64 { return after[k] - before[k] }
 	checks := map[string]float64{
 		`realtime_replays_total`:                             2, // the resume and the gap's replay of the buffer

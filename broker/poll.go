@@ -41,56 +41,107 @@ func pollWait(req *httpx.Request) (int, bool) {
 }
 
 // pollAuthorized answers a poll once authorized; it reports true when it
-// parked the request (a long-poll), which then replies and resumes itself.
-func (b *Broker) pollAuthorized(c *loop.Conn, req *httpx.Request, name []byte, d decision, _ Grant) bool {
+// parked the request (a long-poll, or an answer the engine gives later),
+// which then replies and resumes itself.
+func (b *Broker) pollAuthorized(c *loop.Conn, req *httpx.Request, name []byte, d decision, _ Grant, deferred bool) bool {
 	if d != allowed {
 		b.replyDenied(c, req, d)
 		return false
 	}
 	b.stats.polls.Add(1)
 	last, hasLast := lastEventID(req)
-	wait, _ := pollWait(req)
-	if wait == 0 {
-		m, _, err := b.reg.Poll(name, last, hasLast, nil)
+	q := channel.PollQuery{Last: last, HasLast: hasLast}
+	if wait, _ := pollWait(req); wait > 0 {
+		return b.longPoll(c, req, name, q, time.Duration(wait)*time.Second, deferred)
+	}
+	return b.pollNow(c, req, name, q, deferred)
+}
+
+// pollNow answers a poll with what the channel holds now.
+func (b *Broker) pollNow(c *loop.Conn, req *httpx.Request, name []byte, q channel.PollQuery, deferred bool) bool {
+	if b.local {
+		m, _, err := b.eng.Poll(name, q, nil, nil)
 		b.replyPoll(c, req, &m, err)
 		return false
 	}
-	w := &pollWaiter{b: b, c: c, req: cloneRequest(req), name: []byte(string(name)), last: last, hasLast: hasLast}
-	w.mu.Lock()
-	m, sub, err := b.reg.Poll(w.name, last, hasLast, w)
-	if sub == nil {
-		w.mu.Unlock()
-		b.replyPoll(c, req, &m, err)
-		return false
+	pk := b.park(c, req, name, deferred)
+	m, _, err := b.eng.Poll(name, q, nil, func(m channel.Missed, _ *channel.Subscription, err error) {
+		b.replyPoll(pk.c, pk.req, &m, err)
+		pk.resume()
+	})
+	if pending(err) {
+		return true
 	}
-	c.Defer()
-	b.stats.parked.Add(1)
-	w.sub = sub
-	if !hasLast { // the client starts from now: wake it with what follows
-		w.last, w.hasLast = m.LastID, true
+	pk.answered()
+	b.replyPoll(c, req, &m, err)
+	return false
+}
+
+// longPoll answers a poll with wait=S: at once if there is something to
+// say, else when an event arrives or S passes. No goroutine waits.
+func (b *Broker) longPoll(c *loop.Conn, req *httpx.Request, name []byte, q channel.PollQuery, wait time.Duration, deferred bool) bool {
+	w := &pollWaiter{b: b, c: c, req: cloneRequest(req), name: []byte(string(name)), q: q, wait: wait, own: !deferred}
+	if !deferred {
+		c.Defer()
 	}
-	w.timer = time.AfterFunc(time.Duration(wait)*time.Second, func() { w.fire(true) })
-	w.mu.Unlock()
-	c.SetOnDrain(func() { w.fire(true) })  // shutdown answers at once (SPEC 5)
-	c.SetOnClose(func() { w.fire(false) }) // runs at once if the peer is already gone
-	return true
+	w.mu.Lock() // a wake-up waits until the registration is done
+	defer w.mu.Unlock()
+	m, sub, err := b.eng.Poll(w.name, q, w, func(m channel.Missed, sub *channel.Subscription, err error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.registered(m, sub, err) {
+			w.c.Resume()
+		}
+	})
+	if pending(err) {
+		return true
+	}
+	if w.registered(m, sub, err) {
+		return true
+	}
+	if w.own {
+		c.Undefer()
+	}
+	return false
 }
 
 // pollWaiter is a parked long-poll: a one-shot channel.Sink plus a timer.
 // Whichever comes first — an event, the timeout, or the connection
 // closing — wins; the others do nothing.
 type pollWaiter struct {
-	b       *Broker
-	c       *loop.Conn
-	req     *httpx.Request // a copy owned by the waiter
-	name    []byte
-	last    uint64
-	hasLast bool
-	done    atomic.Bool
+	b    *Broker           // immutable
+	c    *loop.Conn        // immutable
+	req  *httpx.Request    // immutable: a copy owned by the waiter
+	name []byte            // immutable
+	wait time.Duration     // immutable
+	own  bool              // immutable: the handler deferred the connection
+	q    channel.PollQuery // guarded by mu until registered; immutable after
+	done atomic.Bool
 
 	mu    sync.Mutex
 	sub   *channel.Subscription // guarded by mu; set once registered
 	timer *time.Timer           // guarded by mu
+}
+
+// registered handles the engine's answer to the waiter's poll: an answer
+// to give at once (events, a reset, a refusal) is replied and false
+// returned; else the waiter is parked until an event, the timeout, a drain
+// or a hang-up. w.mu is held.
+func (w *pollWaiter) registered(m channel.Missed, sub *channel.Subscription, err error) bool {
+	if err != nil || sub == nil {
+		w.done.Store(true)
+		w.b.replyPoll(w.c, w.req, &m, err)
+		return false
+	}
+	w.b.stats.parked.Add(1)
+	w.sub = sub
+	if !w.q.HasLast { // the client starts from now: wake it with what follows
+		w.q = channel.PollQuery{Last: m.LastID, HasLast: true}
+	}
+	w.timer = time.AfterFunc(w.wait, func() { w.fire(true) })
+	w.c.SetOnDrain(func() { w.fire(true) })  // shutdown answers at once (SPEC 5)
+	w.c.SetOnClose(func() { w.fire(false) }) // runs at once if the peer is already gone
+	return true
 }
 
 // Send implements channel.Sink: the first event wakes the poll. It is
@@ -139,17 +190,17 @@ func (w *pollWaiter) finish(reply bool) {
 	}
 	w.c.SetOnClose(nil)
 	w.c.SetOnDrain(nil)
-	m, _, err := w.b.reg.Poll(w.name, w.last, w.hasLast, nil)
-	w.b.replyPoll(w.c, w.req, &m, err)
-	w.c.Resume()
+	if !w.b.pollNow(w.c, w.req, w.name, w.q, true) {
+		w.c.Resume()
+	}
 }
 
 // replyPoll answers a poll: {"events":[...],"lastId":N}, a reset first
-// when there is one, each event as {"id","event","data"}; or, when err
-// (channel.ErrTooManyChannels) says the channel could not be created, 503.
+// when there is one, each event as {"id","event","data"}; or the engine's
+// refusal.
 func (b *Broker) replyPoll(c *loop.Conn, req *httpx.Request, m *channel.Missed, err error) {
 	if err != nil {
-		b.replyTooManyChannels(c, req)
+		b.replyEngineError(c, req, err)
 		return
 	}
 	body := appendMissed(make([]byte, 0, 256), m)

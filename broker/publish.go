@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/loop"
 )
@@ -35,9 +36,27 @@ func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
 		b.replyError(c, req, 400, err.Error())
 		return
 	}
-	p, err := b.reg.Publish(name, ev.name, ev.data)
-	if err != nil { // the only failure: channel.ErrTooManyChannels
-		b.replyTooManyChannels(c, req)
+	if b.local {
+		p, err := b.eng.Publish(name, ev.name, ev.data, nil)
+		b.replyPublished(c, req, p, err)
+		return
+	}
+	pk := b.park(c, req, name, false)
+	p, err := b.eng.Publish(name, ev.name, ev.data, func(p channel.Published, err error) {
+		b.replyPublished(pk.c, pk.req, p, err)
+		pk.resume()
+	})
+	if !pending(err) {
+		pk.answered()
+		b.replyPublished(c, req, p, err)
+	}
+}
+
+// replyPublished answers a publish: {"delivered":N,"id":ID}, or the
+// engine's refusal.
+func (b *Broker) replyPublished(c *loop.Conn, req *httpx.Request, p channel.Published, err error) {
+	if err != nil {
+		b.replyEngineError(c, req, err)
 		return
 	}
 	var out [64]byte

@@ -63,11 +63,6 @@ func (b *Broker) replyDenied(c *loop.Conn, req *httpx.Request, d decision) {
 	}
 }
 
-// replyTooManyChannels answers a request that would create a channel past
-// --max-channels (SPEC 2).
-func (b *Broker) replyTooManyChannels(c *loop.Conn, req *httpx.Request) {
-	b.replyError(c, req, 503, "too many channels: try again later", "Retry-After", "5")
-}
 
 // methodNotAllowed answers 405 with the Allow header.
 func (b *Broker) methodNotAllowed(c *loop.Conn, req *httpx.Request, allow string) {

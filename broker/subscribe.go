@@ -22,7 +22,7 @@ func (b *Broker) subscribe(c *loop.Conn, req *httpx.Request, name []byte) {
 
 // startStream joins channel name and turns c into its event stream, once
 // authorization decided d.
-func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d decision, grant Grant) bool {
+func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d decision, grant Grant, deferred bool) bool {
 	if d != allowed {
 		b.replyDenied(c, req, d)
 		return false
@@ -38,22 +38,39 @@ func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d de
 	} else {
 		head.SetBytes(append(head.Buf(), b.streamHead...))
 	}
-	sub, err := b.reg.Subscribe(name, c, channel.Open{Last: last, HasLast: hasLast, Head: head, Retry: b.streamRetry()})
+	open := channel.Open{Last: last, HasLast: hasLast, Head: head, Retry: b.streamRetry()}
+	if b.local {
+		sub, err := b.eng.Subscribe(name, c, open, nil)
+		head.Release()
+		b.streamStarted(c, req, sub, grant, err)
+		return false
+	}
+	pk := b.park(c, req, name, deferred)
+	sub, err := b.eng.Subscribe(name, c, open, func(sub *channel.Subscription, err error) {
+		head.Release()
+		b.streamStarted(pk.c, pk.req, sub, grant, err)
+		pk.resume()
+	})
+	if pending(err) {
+		return true
+	}
 	head.Release()
-	switch err {
-	case nil:
-	case channel.ErrFull:
-		b.replyError(c, req, 429, "channel subscriber limit reached", "Retry-After", "5")
-		return false
-	default: // channel.ErrTooManyChannels
-		b.replyTooManyChannels(c, req)
-		return false
+	pk.answered()
+	b.streamStarted(c, req, sub, grant, err)
+	return false
+}
+
+// streamStarted makes c the stream of subscription sub, or answers the
+// engine's refusal.
+func (b *Broker) streamStarted(c *loop.Conn, req *httpx.Request, sub *channel.Subscription, grant Grant, err error) {
+	if err != nil {
+		b.replyEngineError(c, req, err)
+		return
 	}
 	c.StartStream(sub.Cancel)
 	if !grant.Expires.IsZero() {
 		c.ExpireAt(closeBefore(grant, time.Now()))
 	}
-	return false
 }
 
 // streamRetry is the retry hint of one stream: --retry jittered by up to

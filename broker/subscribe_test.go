@@ -149,7 +149,7 @@ func TestSubscriberCap(t *testing.T) {
 	s.subscribe("other") // the cap is per channel
 	a.c.Close()
 	waitFor(t, "the closed subscriber to leave", func() bool {
-		return s.b.Registry().Lookup([]byte("capped")).Info().Subscribers == 1
+		return s.subscribers("capped") == 1
 	})
 	s.subscribe("capped")
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/workkit/realtime/broker"
-	"github.com/workkit/realtime/loop"
 )
 
 // closedWithin reads from c until EOF and fails if that takes longer than
@@ -51,7 +50,7 @@ func TestHeartbeat(t *testing.T) {
 	if f := st.next(); f != ": hb\n\n" {
 		t.Fatalf("got %q after the events stopped, want a heartbeat", f)
 	}
-	waitFor(t, "both heartbeats to be counted", func() bool { return s.b.Loop().Stats().Heartbeats.Load() >= 2 })
+	waitFor(t, "both heartbeats to be counted", func() bool { return s.metric("realtime_heartbeats_total") >= 2 })
 }
 
 func TestHeaderTimeout(t *testing.T) {
@@ -72,7 +71,7 @@ func TestHeaderTimeout(t *testing.T) {
 		closedWithin(t, c, 5*time.Second)
 	}
 	waitFor(t, "three header timeouts counted", func() bool {
-		return s.b.Loop().Stats().Closed(loop.CloseHeaderTimeout) == 3
+		return s.metric(`realtime_disconnects_total{reason="header_timeout"}`) == 3
 	})
 }
 
@@ -84,8 +83,8 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("healthz %d", r.status)
 	}
 	closedWithin(t, c, 5*time.Second)
-	if n := s.b.Loop().Stats().Closed(loop.CloseIdleTimeout); n != 1 {
-		t.Fatalf("idle timeouts counted: %d", n)
+	if n := s.metric(`realtime_disconnects_total{reason="idle_timeout"}`); n != 1 {
+		t.Fatalf("idle timeouts counted: %v", n)
 	}
 	// A stream is not subject to the idle timeout.
 	st := s.subscribe("long")
@@ -105,8 +104,7 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 	io.WriteString(stalled, get("/sse/slow", bearerHeader(subToken(t))))
 	reader := s.subscribe("slow")
 	waitFor(t, "two subscribers", func() bool {
-		ch := s.b.Registry().Lookup([]byte("slow"))
-		return ch != nil && ch.Info().Subscribers == 2
+		return s.subscribers("slow") == 2
 	})
 	payload := fmt.Sprintf("%q", strings.Repeat("s", 1000))
 	const events = 1500 // 1.5 MB
@@ -127,9 +125,9 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 		}
 	}
 	waitFor(t, "the slow subscriber to be disconnected", func() bool {
-		return s.b.Loop().Stats().Closed(loop.CloseSlowConsumer) == 1
+		return s.metric(`realtime_disconnects_total{reason="slow_consumer"}`) == 1
 	})
-	if n := s.b.Registry().Lookup([]byte("slow")).Info().Subscribers; n != 1 {
+	if n := s.subscribers("slow"); n != 1 {
 		t.Fatalf("subscribers after eviction: %d", n)
 	}
 }
@@ -142,18 +140,17 @@ func TestWriteStallTimeout(t *testing.T) {
 	stalled := dialSmallBuffer(t, s.addr)
 	io.WriteString(stalled, get("/sse/stall", bearerHeader(subToken(t))))
 	waitFor(t, "the subscriber", func() bool {
-		ch := s.b.Registry().Lookup([]byte("stall"))
-		return ch != nil && ch.Info().Subscribers == 1
+		return s.subscribers("stall") == 1
 	})
 	payload := fmt.Sprintf("%q", strings.Repeat("w", 4000))
 	for i := 0; i < 200; i++ { // 800 KB: far beyond the socket buffers, below the pending limit
 		s.publish("stall", "e", payload)
 	}
 	waitFor(t, "the stalled subscriber to time out", func() bool {
-		return s.b.Loop().Stats().Closed(loop.CloseWriteStall) == 1
+		return s.metric(`realtime_disconnects_total{reason="write_stall"}`) == 1
 	})
-	if n := s.b.Loop().Stats().Closed(loop.CloseSlowConsumer); n != 0 {
-		t.Fatalf("closed as slow consumer instead: %d", n)
+	if n := s.metric(`realtime_disconnects_total{reason="slow_consumer"}`); n != 0 {
+		t.Fatalf("closed as slow consumer instead: %v", n)
 	}
 }
 
@@ -166,14 +163,14 @@ func TestStreamClosesWhenTokenExpires(t *testing.T) {
 		t.Fatalf("closed after %v, before the token expired", took)
 	}
 	waitFor(t, "the expiry to be counted", func() bool {
-		return s.b.Loop().Stats().Closed(loop.CloseExpired) == 1
+		return s.metric(`realtime_disconnects_total{reason="expired"}`) == 1
 	})
 }
 
 func TestChannelEvictionStartsNewIncarnation(t *testing.T) {
 	s := startServer(t, func(c *broker.Config) { c.Channel.IdleTTL = 200 * time.Millisecond })
 	old := s.publish("ev", "e", "1")
-	waitFor(t, "the channel to be evicted", func() bool { return s.b.Registry().Lookup([]byte("ev")) == nil })
+	waitFor(t, "the channel to be evicted", func() bool { return s.subscribers("ev") < 0 })
 	st := s.subscribe("ev", fmt.Sprintf("Last-Event-ID: %d\r\n", old.ID))
 	f := st.nextEvent()
 	want := fmt.Sprintf(",\"lastKnownId\":%d}\n\n", old.ID)
@@ -183,7 +180,7 @@ func TestChannelEvictionStartsNewIncarnation(t *testing.T) {
 	if p := s.publish("ev", "e", "2"); p.ID <= old.ID+1 {
 		t.Fatalf("id %d of the new incarnation is not above the old %d", p.ID, old.ID)
 	}
-	if s.b.Registry().Evictions() < 1 {
+	if s.metric("realtime_channel_evictions_total") < 1 {
 		t.Fatal("eviction not counted")
 	}
 }
@@ -202,7 +199,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.b.Shutdown(ctx) }()
+	go func() { done <- s.shutdown(ctx) }()
 	for _, st := range streams {
 		st.nextEvent() // the event published above
 		var ms int

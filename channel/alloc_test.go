@@ -9,10 +9,10 @@ import "testing"
 func TestPublishAllocs(t *testing.T) {
 	r, _ := testRegistry(50, 0)
 	for i := 0; i < 100; i++ {
-		r.Subscribe([]byte("c"), nopSink{}, Open{})
+		r.Subscribe([]byte("c"), nopSink{}, Open{}, nil)
 	}
 	name, ev, data := []byte("c"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
-	allocs := testing.AllocsPerRun(1000, func() { r.Publish(name, ev, data) })
+	allocs := testing.AllocsPerRun(1000, func() { r.Publish(name, ev, data, nil) })
 	if allocs != 0 {
 		t.Fatalf("publish allocates %.1f times, want 0", allocs)
 	}

@@ -13,13 +13,13 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprint(n, "-subscribers"), func(b *testing.B) {
 			r, _ := testRegistry(50, 0)
 			for i := 0; i < n; i++ {
-				r.Subscribe([]byte("c"), nopSink{}, Open{})
+				r.Subscribe([]byte("c"), nopSink{}, Open{}, nil)
 			}
 			name, ev, data := []byte("c"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				r.Publish(name, ev, data)
+				r.Publish(name, ev, data, nil)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
 		})

@@ -127,9 +127,16 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 		c.mu.Unlock()
 		return Published{}, errDead
 	}
-	c.last++
+	return c.appendAndUnlock(c.last+1, event, data, now), nil
+}
+
+// appendAndUnlock frames event id (the next one: c.last+1), sends it to
+// every subscriber and parked long-poll, stores it in the ring, and
+// releases c.mu. c.mu is held on entry.
+func (c *Channel) appendAndUnlock(id uint64, event, data []byte, now int64) Published {
+	c.last = id
 	f := ring.NewFrame()
-	f.ID = c.last
+	f.ID = id
 	f.SetBytes(AppendEvent(f.Buf(), f.ID, event, data))
 	p := Published{ID: f.ID}
 	f.Retain(int32(len(c.subs) + len(c.waiters))) // one reference per Send
@@ -154,13 +161,22 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	c.reg.buffered(cost - before)
 	c.reg.stats.Publishes.Add(1)
 	c.reg.stats.Deliveries.Add(uint64(p.Delivered))
-	return p, nil
+	return p
 }
 
-// subscribe adds sink as a stream. Under the lock, so that nothing
+// Subscribe adds sink to c as a stream. Under the lock, so that nothing
 // published meanwhile is missed or sent twice, it sends the opening (head
 // and first frame), then the reset and replay that o.Last calls for, and
-// registers the subscription for live events.
+// registers the subscription for live events. It fails with ErrFull, or
+// when c was evicted meanwhile (the caller looks the name up again).
+func (c *Channel) Subscribe(sink Sink, o Open) (*Subscription, error) {
+	s, err := c.subscribe(sink, o)
+	if err == nil && c.reg.cfg.OnSubscribers != nil {
+		c.reg.cfg.OnSubscribers(c)
+	}
+	return s, err
+}
+
 func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -246,12 +262,19 @@ func (c *Channel) addLocked(sink Sink, waiter bool) *Subscription {
 // Cancel removes the subscription; later calls do nothing. Safe for
 // concurrent use.
 func (s *Subscription) Cancel() {
+	if s.cancel() && !s.waiter && s.ch.reg.cfg.OnSubscribers != nil {
+		s.ch.reg.cfg.OnSubscribers(s.ch)
+	}
+}
+
+// cancel removes the subscription and reports whether it was registered.
+func (s *Subscription) cancel() bool {
 	c := s.ch
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	i := s.idx
 	if i < 0 {
-		return
+		return false
 	}
 	list := &c.subs
 	if s.waiter {
@@ -268,6 +291,7 @@ func (s *Subscription) Cancel() {
 		c.idleSince = c.reg.nowNano()
 		c.reg.evictor.arm(c, c.idleSince+int64(c.idleTTLLocked()))
 	}
+	return true
 }
 
 // idleTTLLocked is how long c may stay idle: IdleTTL once it was published

@@ -69,7 +69,7 @@ func publishN(t *testing.T, r *Registry, ch string, n int) []uint64 {
 	t.Helper()
 	var ids []uint64
 	for i := 0; i < n; i++ {
-		p, err := r.Publish([]byte(ch), []byte("e"), []byte(fmt.Sprint(i)))
+		p, err := r.Publish([]byte(ch), []byte("e"), []byte(fmt.Sprint(i)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,11 +80,11 @@ func publishN(t *testing.T, r *Registry, ch string, n int) []uint64 {
 
 func TestFirstIdIsBasePlusOne(t *testing.T) {
 	r, _ := testRegistry(10, 0)
-	p, err := r.Publish([]byte("a"), []byte("x"), []byte(`{"k":1}`))
+	p, err := r.Publish([]byte("a"), []byte("x"), []byte(`{"k":1}`), nil)
 	if err != nil || p.ID != t0+1 || p.Delivered != 0 {
 		t.Fatalf("publish = %+v, %v; want id %d", p, err, t0+1)
 	}
-	p2, _ := r.Publish([]byte("a"), []byte("x"), []byte(`null`))
+	p2, _ := r.Publish([]byte("a"), []byte("x"), []byte(`null`), nil)
 	if p2.ID != p.ID+1 {
 		t.Fatalf("second id %d, want %d", p2.ID, p.ID+1)
 	}
@@ -95,12 +95,12 @@ func TestLiveDeliveryFramesOnce(t *testing.T) {
 	a, b := &recorder{}, &recorder{}
 	for _, s := range []*recorder{a, b} {
 		head := headFrame()
-		if _, err := r.Subscribe([]byte("c"), s, Open{Head: head, Retry: 1500 * time.Millisecond}); err != nil {
+		if _, err := r.Subscribe([]byte("c"), s, Open{Head: head, Retry: 1500 * time.Millisecond}, nil); err != nil {
 			t.Fatal(err)
 		}
 		head.Release()
 	}
-	p, _ := r.Publish([]byte("c"), []byte("run.stage"), []byte(`{"stage":"x"}`))
+	p, _ := r.Publish([]byte("c"), []byte("run.stage"), []byte(`{"stage":"x"}`), nil)
 	if p.Delivered != 2 {
 		t.Fatalf("delivered %d, want 2", p.Delivered)
 	}
@@ -153,7 +153,7 @@ func TestReplayAndReset(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &recorder{}
-			sub, err := r.Subscribe([]byte("c"), s, Open{Last: c.last, HasLast: true})
+			sub, err := r.Subscribe([]byte("c"), s, Open{Last: c.last, HasLast: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestReplayAndReset(t *testing.T) {
 func TestResetOnFreshChannelUsesBase(t *testing.T) {
 	r, _ := testRegistry(5, 0)
 	s := &recorder{}
-	if _, err := r.Subscribe([]byte("new"), s, Open{Last: 42, HasLast: true}); err != nil {
+	if _, err := r.Subscribe([]byte("new"), s, Open{Last: 42, HasLast: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_gap\",\"lastKnownId\":42}\n\n", uint64(t0))
@@ -186,7 +186,7 @@ func TestEmptyBufferOldestIsLastPlusOne(t *testing.T) {
 	}
 	// L = N-1 = O-2 >= base: buffer_overrun with oldestId O = N+1.
 	s := &recorder{}
-	r.Subscribe([]byte("c"), s, Open{Last: ids[1], HasLast: true})
+	r.Subscribe([]byte("c"), s, Open{Last: ids[1], HasLast: true}, nil)
 	want := fmt.Sprintf("event: realtime.reset\nid: %d\ndata: {\"reason\":\"buffer_overrun\",\"lastKnownId\":%d,\"oldestId\":%d}\n\n", ids[2], ids[1], ids[2]+1)
 	if got := s.got(); len(got) != 1 || got[0] != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -197,14 +197,14 @@ func TestSubscriberLimit(t *testing.T) {
 	r, _ := testRegistry(5, 2)
 	var subs []*Subscription
 	for i := 0; i < 2; i++ {
-		s, err := r.Subscribe([]byte("c"), &recorder{}, Open{})
+		s, err := r.Subscribe([]byte("c"), &recorder{}, Open{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		subs = append(subs, s)
 	}
 	third := &recorder{}
-	if _, err := r.Subscribe([]byte("c"), third, Open{Head: headFrame()}); err != ErrFull {
+	if _, err := r.Subscribe([]byte("c"), third, Open{Head: headFrame()}, nil); err != ErrFull {
 		t.Fatalf("third subscribe: %v, want ErrFull", err)
 	}
 	if len(third.got()) != 0 {
@@ -212,7 +212,7 @@ func TestSubscriberLimit(t *testing.T) {
 	}
 	subs[0].Cancel()
 	subs[0].Cancel() // idempotent
-	if _, err := r.Subscribe([]byte("c"), third, Open{}); err != nil {
+	if _, err := r.Subscribe([]byte("c"), third, Open{}, nil); err != nil {
 		t.Fatalf("after cancel: %v", err)
 	}
 	if got := r.Lookup([]byte("c")).Info().Subscribers; got != 2 {
@@ -226,11 +226,11 @@ func TestCancelStopsDelivery(t *testing.T) {
 	subs := make([]*Subscription, 5)
 	for i := range recs {
 		recs[i] = &recorder{}
-		subs[i], _ = r.Subscribe([]byte("c"), recs[i], Open{})
+		subs[i], _ = r.Subscribe([]byte("c"), recs[i], Open{}, nil)
 	}
 	subs[1].Cancel()
 	subs[3].Cancel()
-	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"))
+	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
 	if p.Delivered != 3 {
 		t.Fatalf("delivered %d, want 3", p.Delivered)
 	}
@@ -248,8 +248,8 @@ func TestCancelStopsDelivery(t *testing.T) {
 func TestClosedSinkNotCounted(t *testing.T) {
 	r, _ := testRegistry(5, 0)
 	s := &recorder{closed: true}
-	r.Subscribe([]byte("c"), s, Open{})
-	if p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1")); p.Delivered != 0 {
+	r.Subscribe([]byte("c"), s, Open{}, nil)
+	if p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"), nil); p.Delivered != 0 {
 		t.Fatalf("delivered %d to a closed sink", p.Delivered)
 	}
 }
@@ -267,12 +267,12 @@ func TestConcurrentPublishAndSubscribe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
-				r.Publish([]byte("c"), []byte("e"), []byte("0"))
+				r.Publish([]byte("c"), []byte("e"), []byte("0"), nil)
 			}
 		}()
 	}
 	late := &recorder{}
-	r.Subscribe([]byte("c"), late, Open{Last: first, HasLast: true})
+	r.Subscribe([]byte("c"), late, Open{Last: first, HasLast: true}, nil)
 	wg.Wait()
 	got := late.got()
 	if len(got) != publishers*each {

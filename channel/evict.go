@@ -95,4 +95,7 @@ func (r *Registry) expire(c *Channel, now int64) {
 	})
 	r.count.Add(-1)
 	r.evictor.evicted.Add(1)
+	if r.cfg.OnEvict != nil {
+		r.cfg.OnEvict(c)
+	}
 }

@@ -9,8 +9,8 @@ import (
 
 func TestIdleChannelIsEvicted(t *testing.T) {
 	r, now := testRegistry(5, 0)
-	first, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"))
-	last, _ := r.Publish([]byte("c"), []byte("e"), []byte("2"))
+	first, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
+	last, _ := r.Publish([]byte("c"), []byte("e"), []byte("2"), nil)
 
 	*now = now.Add(59 * time.Second)
 	r.EvictIdle(*now)
@@ -26,12 +26,12 @@ func TestIdleChannelIsEvicted(t *testing.T) {
 	// The next incarnation starts above every id of the old one, even
 	// though the clock says otherwise, so an old id is a gap.
 	*now = time.UnixMicro(int64(first.ID) - 1000)
-	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("3"))
+	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("3"), nil)
 	if p.ID <= last.ID+1 {
 		t.Fatalf("new incarnation id %d not above old last id %d + 1", p.ID, last.ID)
 	}
 	s := &recorder{}
-	r.Subscribe([]byte("c"), s, Open{Last: last.ID, HasLast: true})
+	r.Subscribe([]byte("c"), s, Open{Last: last.ID, HasLast: true}, nil)
 	// The reset is followed by the new incarnation's buffer (SPEC 3.2):
 	// nothing still buffered is lost.
 	want := []string{
@@ -45,10 +45,10 @@ func TestIdleChannelIsEvicted(t *testing.T) {
 
 func TestPublishKeepsChannelAlive(t *testing.T) {
 	r, now := testRegistry(5, 0)
-	r.Publish([]byte("c"), []byte("e"), []byte("1"))
+	r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
 	for i := 0; i < 5; i++ {
 		*now = now.Add(40 * time.Second)
-		r.Publish([]byte("c"), []byte("e"), []byte("1"))
+		r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
 		r.EvictIdle(*now)
 		if r.Lookup([]byte("c")) == nil {
 			t.Fatalf("evicted at step %d although published to every 40s", i)
@@ -63,7 +63,7 @@ func TestPublishKeepsChannelAlive(t *testing.T) {
 
 func TestSubscribedChannelIsKept(t *testing.T) {
 	r, now := testRegistry(5, 0)
-	sub, _ := r.Subscribe([]byte("c"), &recorder{}, Open{})
+	sub, _ := r.Subscribe([]byte("c"), &recorder{}, Open{}, nil)
 	*now = now.Add(10 * time.Minute)
 	r.EvictIdle(*now)
 	if r.Lookup([]byte("c")) == nil {
@@ -95,7 +95,7 @@ func TestEvictionRace(t *testing.T) {
 	}()
 	var prev uint64
 	for i := 0; i < 2000; i++ {
-		p, err := r.Publish([]byte("c"), []byte("e"), []byte("1"))
+		p, err := r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
 		if err != nil || p.ID <= prev {
 			t.Fatalf("publish %d: id %d after %d (%v)", i, p.ID, prev, err)
 		}

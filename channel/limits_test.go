@@ -14,18 +14,18 @@ func TestWaitersAreNotSubscribers(t *testing.T) {
 	var waiters []*recorder
 	for i := 0; i < 3; i++ {
 		w := &recorder{}
-		if _, sub, err := r.Poll([]byte("c"), 0, false, w); err != nil || sub == nil {
+		if _, sub, err := r.Poll([]byte("c"), PollQuery{}, w, nil); err != nil || sub == nil {
 			t.Fatalf("poll %d: parked %v, %v", i, sub != nil, err)
 		}
 		waiters = append(waiters, w)
 	}
-	if _, err := r.Subscribe([]byte("c"), &recorder{}, Open{}); err != nil {
+	if _, err := r.Subscribe([]byte("c"), &recorder{}, Open{}, nil); err != nil {
 		t.Fatalf("a stream beside 3 parked polls with a limit of 1: %v", err)
 	}
 	if n := r.Lookup([]byte("c")).Info().Subscribers; n != 1 {
 		t.Fatalf("info counts %d subscribers, want 1", n)
 	}
-	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"))
+	p, _ := r.Publish([]byte("c"), []byte("e"), []byte("1"), nil)
 	if p.Delivered != 1 {
 		t.Fatalf("delivered %d, want 1 (waiters are not deliveries)", p.Delivered)
 	}
@@ -42,20 +42,20 @@ func TestMaxChannels(t *testing.T) {
 	r, now := testRegistry(5, 0)
 	r.cfg.MaxChannels = 3
 	for i := 0; i < 3; i++ {
-		if _, err := r.Publish([]byte(fmt.Sprint("c", i)), []byte("e"), []byte("1")); err != nil {
+		if _, err := r.Publish([]byte(fmt.Sprint("c", i)), []byte("e"), []byte("1"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.Publish([]byte("c3"), []byte("e"), []byte("1")); err != ErrTooManyChannels {
+	if _, err := r.Publish([]byte("c3"), []byte("e"), []byte("1"), nil); err != ErrTooManyChannels {
 		t.Fatalf("4th channel by publish: %v", err)
 	}
-	if _, err := r.Subscribe([]byte("c3"), &recorder{}, Open{}); err != ErrTooManyChannels {
+	if _, err := r.Subscribe([]byte("c3"), &recorder{}, Open{}, nil); err != ErrTooManyChannels {
 		t.Fatalf("4th channel by subscribe: %v", err)
 	}
-	if _, _, err := r.Poll([]byte("c3"), 0, false, nil); err != ErrTooManyChannels {
+	if _, _, err := r.Poll([]byte("c3"), PollQuery{}, nil, nil); err != ErrTooManyChannels {
 		t.Fatalf("4th channel by poll: %v", err)
 	}
-	if _, err := r.Publish([]byte("c0"), []byte("e"), []byte("2")); err != nil {
+	if _, err := r.Publish([]byte("c0"), []byte("e"), []byte("2"), nil); err != nil {
 		t.Fatalf("existing channel: %v", err)
 	}
 	if r.Len() != 3 || r.Stats().Refused.Load() != 3 {
@@ -63,7 +63,7 @@ func TestMaxChannels(t *testing.T) {
 	}
 	*now = now.Add(2 * time.Minute)
 	r.EvictIdle(*now)
-	if _, err := r.Publish([]byte("c3"), []byte("e"), []byte("1")); err != nil || r.Len() != 1 {
+	if _, err := r.Publish([]byte("c3"), []byte("e"), []byte("1"), nil); err != nil || r.Len() != 1 {
 		t.Fatalf("after eviction: %v, len %d", err, r.Len())
 	}
 }
@@ -73,10 +73,10 @@ func TestMaxChannels(t *testing.T) {
 // IdleTTL.
 func TestPollOnlyChannelsExpireSooner(t *testing.T) {
 	r, now := testRegistry(5, 0)
-	r.Poll([]byte("polled"), 0, false, nil)
-	r.Publish([]byte("published"), []byte("e"), []byte("1"))
+	r.Poll([]byte("polled"), PollQuery{}, nil, nil)
+	r.Publish([]byte("published"), []byte("e"), []byte("1"), nil)
 	w := &recorder{}
-	_, sub, _ := r.Poll([]byte("waited"), 0, false, w)
+	_, sub, _ := r.Poll([]byte("waited"), PollQuery{}, w, nil)
 	*now = now.Add(11 * time.Second)
 	r.EvictIdle(*now)
 	if r.Lookup([]byte("polled")) != nil {
@@ -103,7 +103,7 @@ func TestReplayMemoryDropsLeastRecentlyPublishedFirst(t *testing.T) {
 	for ch := 0; ch < 3; ch++ { // channel 0 is published to first
 		for i := 0; i < 10; i++ {
 			*now = now.Add(time.Millisecond)
-			p, _ := r.Publish([]byte(fmt.Sprint("m", ch)), []byte("e"), data)
+			p, _ := r.Publish([]byte(fmt.Sprint("m", ch)), []byte("e"), data, nil)
 			if i == 0 {
 				first[ch] = p.ID
 			}
@@ -124,7 +124,7 @@ func TestReplayMemoryDropsLeastRecentlyPublishedFirst(t *testing.T) {
 		t.Fatalf("dropped %d events", r.Stats().Dropped.Load())
 	}
 	s := &recorder{}
-	r.Subscribe([]byte("m1"), s, Open{Last: first[1], HasLast: true})
+	r.Subscribe([]byte("m1"), s, Open{Last: first[1], HasLast: true}, nil)
 	if got := s.got(); len(got) == 0 || !strings.Contains(got[0], `"reason":"buffer_overrun"`) {
 		t.Fatalf("resume into dropped events: %q, want buffer_overrun first", got)
 	}

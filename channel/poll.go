@@ -23,35 +23,38 @@ func (m *Missed) Release() {
 	m.Frames = m.Frames[:0]
 }
 
-// Poll returns what a client whose last id is last has missed on channel
-// name (without hasLast: nothing, the client starts from now). When that is
-// nothing and wait is not nil, wait is registered, atomically, as a parked
-// long-poll: it is sent the next event, but it is not a subscriber (not
-// counted against the subscriber limit, in Info or in Delivered). The
-// caller cancels the returned subscription when done. The channel is
-// created if needed; one that only polls touch is evicted after PollTTL.
-func (r *Registry) Poll(name []byte, last uint64, hasLast bool, wait Sink) (Missed, *Subscription, error) {
+// Poll implements Engine: it returns what a client whose last id is q.Last
+// has missed on channel name (without q.HasLast: nothing, the client
+// starts from now). When that is nothing and wait is not nil, wait is
+// registered, atomically, as a parked long-poll: it is sent the next
+// event, but it is not a subscriber (not counted against the subscriber
+// limit, in Info or in Delivered). The caller cancels the returned
+// subscription when done. The channel is created if needed; one that only
+// polls touch is evicted after PollTTL.
+func (r *Registry) Poll(name []byte, q PollQuery, wait Sink, _ func(Missed, *Subscription, error)) (Missed, *Subscription, error) {
 	for {
 		c, err := r.get(name, false)
 		if err != nil {
 			return Missed{}, nil, err
 		}
-		m, s, err := c.poll(last, hasLast, wait)
+		m, s, err := c.Poll(q, wait)
 		if err != errDead {
 			return m, s, err
 		}
 	}
 }
 
-func (c *Channel) poll(last uint64, hasLast bool, wait Sink) (Missed, *Subscription, error) {
+// Poll answers a poll on c; see Registry.Poll. It fails only when c was
+// evicted meanwhile (the caller looks the name up again).
+func (c *Channel) Poll(q PollQuery, wait Sink) (Missed, *Subscription, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
 		return Missed{}, nil, errDead
 	}
 	m := Missed{LastID: c.last}
-	if hasLast {
-		reset, after, replay := c.planLocked(last)
+	if q.HasLast {
+		reset, after, replay := c.planLocked(q.Last)
 		m.Reset = reset
 		if reset.Reason != "" {
 			c.reg.countReset(reset.Reason)

@@ -20,6 +20,11 @@ type Config struct {
 	IdleTTL        time.Duration    // a channel idle this long may be evicted
 	PollTTL        time.Duration    // ... one that only polls touched, this long (at most IdleTTL)
 	Now            func() time.Time // clock for id bases and idleness; nil means time.Now
+
+	// Hooks for an engine that mirrors channels numbered elsewhere (nil for
+	// the memory engine). They run outside every channel lock.
+	OnEvict       func(c *Channel) // c was evicted for idleness
+	OnSubscribers func(c *Channel) // c's number of streams changed
 }
 
 // DefaultConfig returns the defaults of SPEC section 2.
@@ -97,10 +102,10 @@ func NewRegistry(cfg Config) *Registry {
 	return r
 }
 
-// Publish publishes one event to the channel called name, creating it if
-// needed. data must be compact JSON; neither slice is retained. It fails
-// only with ErrTooManyChannels.
-func (r *Registry) Publish(name, event, data []byte) (Published, error) {
+// Publish implements Engine: it publishes one event to the channel called
+// name, creating it if needed. data must be compact JSON; neither slice is
+// retained. It fails only with ErrTooManyChannels.
+func (r *Registry) Publish(name, event, data []byte, _ func(Published, error)) (Published, error) {
 	for {
 		c, err := r.get(name, true)
 		if err != nil {
@@ -113,17 +118,17 @@ func (r *Registry) Publish(name, event, data []byte) (Published, error) {
 	}
 }
 
-// Subscribe adds sink to the channel called name as a stream, creating the
-// channel if needed, and sends the opening, reset and replay of o (SPEC
-// 3.1, 3.2) before live events. It returns ErrFull at the subscriber limit
-// or ErrTooManyChannels, having sent nothing.
-func (r *Registry) Subscribe(name []byte, sink Sink, o Open) (*Subscription, error) {
+// Subscribe implements Engine: it adds sink to the channel called name as
+// a stream, creating the channel if needed, and sends the opening, reset
+// and replay of o (SPEC 3.1, 3.2) before live events. It returns ErrFull at
+// the subscriber limit or ErrTooManyChannels, having sent nothing.
+func (r *Registry) Subscribe(name []byte, sink Sink, o Open, _ func(*Subscription, error)) (*Subscription, error) {
 	for {
 		c, err := r.get(name, true)
 		if err != nil {
 			return nil, err
 		}
-		s, err := c.subscribe(sink, o)
+		s, err := c.Subscribe(sink, o)
 		if err != errDead {
 			return s, err
 		}

@@ -181,6 +181,17 @@ func (c *Conn) Defer() {
 	c.mu.Unlock()
 }
 
+// Undefer takes back a Defer made by the current handler, whose answer
+// came at once after all: the handler replies and returns as usual. Call
+// it only from the handler that called Defer, before it returns.
+func (c *Conn) Undefer() {
+	c.mu.Lock()
+	if c.state() == stateDeferred {
+		c.setStateLocked(stateRequest)
+	}
+	c.mu.Unlock()
+}
+
 // Resume ends a Defer: it writes what was queued and serves any request
 // that arrived meanwhile. Call it from the goroutine that replied.
 func (c *Conn) Resume() {

@@ -91,6 +91,8 @@ func TestStateTransitions(t *testing.T) {
 	}
 	step("Defer", c.Defer, stateDeferred)
 	step("Resume", c.Resume, stateRequest)
+	step("Defer again", c.Defer, stateDeferred)
+	step("Undefer", c.Undefer, stateRequest)
 	step("StartStream", func() { c.StartStream(nil) }, stateStream)
 	step("Defer on a stream", c.Defer, stateStream)
 	step("endAfterReply", func() { c.endAfterReply(CloseShutdown) }, stateEnding)
