@@ -4,9 +4,10 @@
 //
 //	go run ./loadtest <scenario> [flags]
 //
-// Scenarios: idle, fanout, flood, churn, slow, badinput. Every scenario is
-// bounded in count and time, sends traffic to loopback only, and starts
-// (and stops) the servers itself unless --target names a running realtime.
+// Scenarios: idle, fanout, flood, churn, slow, badinput, soak, chanflood.
+// Every scenario is bounded in count and time, sends traffic to loopback
+// only, and starts (and stops) the servers itself unless --target names a
+// running realtime.
 // Run `go run ./loadtest <scenario> -h` for its flags.
 package main
 
@@ -20,12 +21,14 @@ import (
 
 // scenarios maps a scenario name to its flag binder.
 var scenarios = map[string]func(*options) scenario{
-	"idle":     idleScenario,
-	"fanout":   fanoutScenario,
-	"flood":    floodScenario,
-	"churn":    churnScenario,
-	"slow":     slowScenario,
-	"badinput": badScenario,
+	"idle":      idleScenario,
+	"fanout":    fanoutScenario,
+	"flood":     floodScenario,
+	"churn":     churnScenario,
+	"slow":      slowScenario,
+	"badinput":  badScenario,
+	"soak":      soakScenario,
+	"chanflood": chanfloodScenario,
 }
 
 func main() {
@@ -38,5 +41,5 @@ func main() {
 }
 
 func names() []string {
-	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput"}
+	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput", "soak", "chanflood"}
 }

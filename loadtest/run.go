@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 type scenario struct {
 	run          func(env *load.Env, t *load.Target) (*load.Result, error)
 	serverArgsFn func() []string // realtime flags the scenario needs (e.g. a small --max-pending-bytes); may be nil
+	optional     []string        // flags of serverArgsFn an older realtime may lack: left out, with a note, when it rejects them
 	nchanOK      bool            // the scenario makes sense against nchan
 }
 
@@ -102,6 +105,12 @@ func run(name string, args []string) int {
 	}
 	load.PrintTable(os.Stdout, title, final)
 	code := o.writeJSON(name, args, runs, final)
+	for _, r := range final {
+		if r.Failed {
+			fmt.Fprintf(os.Stderr, "loadtest: %s on %s: the run's verdict is FAIL (see its notes)\n", name, r.Target)
+			code = 1
+		}
+	}
 	if code == 0 && o.tmpLogDir {
 		_ = os.RemoveAll(o.logDir)
 	}
@@ -129,6 +138,7 @@ func (o *options) prepare() error {
 func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, error) {
 	var srv *load.Server
 	var err error
+	var dropped string // an optional scenario flag this realtime does not know
 	switch {
 	case kind == "nchan":
 		script, err2 := o.peerScript()
@@ -143,16 +153,15 @@ func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, e
 		}
 		return sc.run(env, &t)
 	default:
-		args := strings.Fields(o.serverArgs)
-		if sc.serverArgsFn != nil {
-			args = append(sc.serverArgsFn(), args...) // --server-args wins
-		}
-		srv, err = load.StartRealtime(load.RealtimeOptions{Bin: o.bin, Args: args, LogDir: o.logDir})
+		srv, dropped, err = o.startRealtime(sc)
 	}
 	if err != nil {
 		return nil, err
 	}
 	res, err := sc.run(env, &srv.Target)
+	if res != nil && dropped != "" {
+		res.Notef("this realtime does not know --%s: ran without it (the behaviour before the flag)", dropped)
+	}
 	if !srv.Alive() {
 		if res != nil {
 			res.Notef("SERVER DIED during the run (log in %s)", o.logDir)
@@ -162,6 +171,44 @@ func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, e
 		res.Notef("stop: %v", serr)
 	}
 	return res, err
+}
+
+// startRealtime starts realtime with the scenario's flags and
+// --server-args. When it exits on an unknown flag that the scenario marks
+// optional, it is started again without that flag, which is returned.
+func (o *options) startRealtime(sc scenario) (*load.Server, string, error) {
+	var own []string
+	if sc.serverArgsFn != nil {
+		own = sc.serverArgsFn()
+	}
+	extra := strings.Fields(o.serverArgs)
+	args := append(append([]string(nil), own...), extra...) // --server-args wins
+	srv, err := load.StartRealtime(load.RealtimeOptions{Bin: o.bin, Args: args, LogDir: o.logDir})
+	var se *load.StartError
+	if !errors.As(err, &se) || se.UnknownFlag == "" || !slices.Contains(sc.optional, se.UnknownFlag) {
+		return srv, "", err
+	}
+	fmt.Fprintf(os.Stderr, "loadtest: %v; starting it without --%s\n", err, se.UnknownFlag)
+	args = append(dropFlag(own, se.UnknownFlag), extra...)
+	srv, err = load.StartRealtime(load.RealtimeOptions{Bin: o.bin, Args: args, LogDir: o.logDir})
+	return srv, se.UnknownFlag, err
+}
+
+// dropFlag removes --name (or -name) and its value, or --name=value, from
+// args.
+func dropFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		switch {
+		case a == name:
+			i++ // its value
+		case strings.HasPrefix(a, name+"="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // peerScript finds loadtest/peers/nchan.sh in the module.

@@ -93,6 +93,12 @@ func OpenStream(t *Target, channel, lastID string, o DialOptions, bufSize int) (
 // returns after the head (an event stream follows). Otherwise it reads the
 // body (Content-Length or chunked); the body slice is freshly allocated.
 func ReadResponse(r *bufio.Reader, headOnly bool) (status int, body []byte, err error) {
+	return ReadResponseFunc(r, headOnly, nil)
+}
+
+// ReadResponseFunc is ReadResponse that also calls hdr, when not nil, with
+// each header's name and trimmed value (valid during the call only).
+func ReadResponseFunc(r *bufio.Reader, headOnly bool, hdr func(name, value []byte)) (status int, body []byte, err error) {
 	line, err := r.ReadSlice('\n')
 	if err != nil {
 		return 0, nil, err
@@ -116,6 +122,9 @@ func ReadResponse(r *bufio.Reader, headOnly bool) (status int, body []byte, err 
 		}
 		k, v, _ := bytes.Cut(line, []byte(":"))
 		v = bytes.TrimSpace(v)
+		if hdr != nil {
+			hdr(k, v)
+		}
 		switch {
 		case bytes.EqualFold(k, []byte("Content-Length")):
 			length, _ = strconv.Atoi(string(v))

@@ -5,29 +5,50 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
 
 // TestMain lets this test binary serve as a load worker when StartPool
-// re-executes it.
+// re-executes it, and removes the server it built.
 func TestMain(m *testing.M) {
 	MaybeWorker()
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
-// startServer builds the real server into a temp dir and starts it with
-// the extra flags.
-func startServer(t *testing.T, args ...string) *Server {
+// The real server, built once per test binary by serverBin.
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// serverBin builds the real server (once) and returns its path.
+func serverBin(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and starts the server")
 	}
-	bin := filepath.Join(t.TempDir(), "realtime")
-	if err := BuildRealtime(bin); err != nil {
-		t.Fatal(err)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "loadtest-e2e-"); binErr == nil {
+			binErr = BuildRealtime(filepath.Join(binDir, "realtime"))
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	srv, err := StartRealtime(RealtimeOptions{Bin: bin, Args: args, LogDir: t.TempDir()})
+	return filepath.Join(binDir, "realtime")
+}
+
+// startServer starts the real server with the extra flags.
+func startServer(t *testing.T, args ...string) *Server {
+	t.Helper()
+	srv, err := StartRealtime(RealtimeOptions{Bin: serverBin(t), Args: args, LogDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,10 +34,15 @@ type OpenSpec struct {
 
 // ChurnSpec shapes ModeChurn: after each event a subscriber drops with
 // probability DropProb, stays away a uniformly random time up to MaxDownMs,
-// then resumes with its last event id.
+// then resumes with its last event id. With HoldMaxMs > 0 it also drops
+// each stream at the first frame after holding it a uniformly random
+// HoldMinMs..HoldMaxMs (the soak's timed churners), once it has an event
+// id to resume from and until it received the last event.
 type ChurnSpec struct {
 	DropProb  float64 `json:"drop_prob"`
 	MaxDownMs int     `json:"max_down_ms"`
+	HoldMinMs int     `json:"hold_min_ms,omitempty"`
+	HoldMaxMs int     `json:"hold_max_ms,omitempty"`
 	Seed      uint64  `json:"seed"`
 }
 

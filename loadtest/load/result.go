@@ -30,12 +30,15 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 }
 
 // Result is one scenario run against one target: its figures in print
-// order, notes (failures, odd observations) and scenario details.
+// order, notes (failures, odd observations) and scenario details. Failed
+// marks a run whose own pass/fail judgement failed (the soak's verdict):
+// the tool then exits 1 after printing.
 type Result struct {
 	Scenario string   `json:"scenario"`
 	Target   string   `json:"target"`
 	Metrics  []Metric `json:"metrics"`
 	Notes    []string `json:"notes,omitempty"`
+	Failed   bool     `json:"failed,omitempty"`
 	Details  any      `json:"details,omitempty"`
 }
 
@@ -95,6 +98,7 @@ func MedianResult(runs []*Result) *Result {
 		for _, n := range r.Notes {
 			out.Notef("run %d: %s", i+1, n)
 		}
+		out.Failed = out.Failed || r.Failed
 	}
 	return out
 }
@@ -160,6 +164,16 @@ func FormatValue(v float64) string {
 	default:
 		return fmt.Sprintf("%.4f", v)
 	}
+}
+
+// PrintRows writes a titled table whose first row is the header, columns
+// aligned as PrintTable aligns them.
+func PrintRows(w io.Writer, title string, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n== %s\n", title)
+	writeAligned(w, rows)
 }
 
 func writeAligned(w io.Writer, rows [][]string) {

@@ -18,22 +18,25 @@ import (
 
 // Server is a server process this tool started; Stop ends it.
 type Server struct {
-	Target Target
-	cmd    *exec.Cmd // realtime
-	script string    // nchan.sh of an nchan peer
-	dir    string    // nchan's prefix directory
+	Target  Target
+	cmd     *exec.Cmd     // realtime
+	exited  chan struct{} // realtime: closed once cmd has exited
+	exitErr error         // realtime: cmd.Wait's answer, set before exited closes
+	script  string        // nchan.sh of an nchan peer
+	dir     string        // nchan's prefix directory
 }
 
 // RealtimeOptions says how to start realtime.
 type RealtimeOptions struct {
 	Bin    string   // the realtime binary
 	Args   []string // extra flags (e.g. --replay-buffer 1000)
-	LogDir string   // where its stdout/stderr go; empty: discarded
+	LogDir string   // where its stdout/stderr go; empty: their last 8 KiB are kept for a StartError
 }
 
 // StartRealtime starts realtime on free loopback ports with a random JWT
 // secret, a 20,000-subscriber cap and the extra flags, waits until it
-// answers /healthz and mints a token for every channel.
+// answers /healthz and mints a token for every channel. A server that
+// exits instead (a bad or unknown flag) is a *StartError.
 func StartRealtime(o RealtimeOptions) (*Server, error) {
 	port, err1 := FreePort()
 	aport, err2 := FreePort()
@@ -53,20 +56,27 @@ func StartRealtime(o RealtimeOptions) (*Server, error) {
 	// If this process dies, the kernel sends the server SIGTERM: no server
 	// outlives its load test. (Go keeps the forking thread alive.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if o.LogDir != "" {
-		f, err := os.Create(filepath.Join(o.LogDir, "realtime-"+strconv.Itoa(port)+".log"))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		cmd.Stdout, cmd.Stderr = f, f
-	}
-	if err := cmd.Start(); err != nil {
+	out, err := captureOutput(cmd, o.LogDir, port)
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{cmd: cmd, Target: Target{Name: "realtime", Dialect: Realtime, Addr: addr, Admin: admin,
-		Token: strings.TrimSpace(string(tok)), PIDs: []int{cmd.Process.Pid}}}
-	if err := waitHealthy(addr, 10*time.Second); err != nil {
+	err = cmd.Start()
+	out.started()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cmd: cmd, exited: make(chan struct{}), Target: Target{Name: "realtime", Dialect: Realtime,
+		Addr: addr, Admin: admin, Token: strings.TrimSpace(string(tok)), PIDs: []int{cmd.Process.Pid}}}
+	go func() {
+		s.exitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := waitHealthy(addr, 10*time.Second, s.exited); err != nil {
+		select {
+		case <-s.exited:
+			return nil, newStartError(s.exitErr, out.bytes())
+		default:
+		}
 		s.Stop()
 		return nil, fmt.Errorf("load: realtime did not start: %w", err)
 	}
@@ -108,14 +118,12 @@ func (s *Server) Stop() error {
 		return nil
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
 	select {
-	case err := <-done:
-		return err
+	case <-s.exited:
+		return s.exitErr
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 		return errors.New("load: realtime did not stop within 20s; killed")
 	}
 }
@@ -123,7 +131,12 @@ func (s *Server) Stop() error {
 // Alive reports whether the server's first process still runs.
 func (s *Server) Alive() bool {
 	if s.cmd != nil {
-		return s.cmd.ProcessState == nil && s.cmd.Process.Signal(syscall.Signal(0)) == nil
+		select {
+		case <-s.exited:
+			return false
+		default:
+			return true
+		}
 	}
 	return len(s.Target.PIDs) > 0 && syscall.Kill(s.Target.PIDs[0], 0) == nil
 }
@@ -138,9 +151,16 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitHealthy(addr string, d time.Duration) error {
+// waitHealthy polls addr's /healthz until it answers 200, d passes or
+// exited closes (the server is gone).
+func waitHealthy(addr string, d time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(d)
 	for {
+		select {
+		case <-exited:
+			return errors.New("load: the server exited")
+		default:
+		}
 		p, err := DialPublisher(&Target{Addr: addr})
 		if err == nil {
 			st, _, err2 := p.get("/healthz")

@@ -33,6 +33,7 @@ type sub struct {
 	statuses    map[int]int
 	samples     []string // odd frames worth showing in the report
 	resumedFrom string   // the Last-Event-ID of the current stream
+	holdUntil   int64    // timed churn: Mono() after which the current stream is dropped
 	ended       bool     // the server ended a read stream
 	done        bool     // received the last sequence number
 }
@@ -41,6 +42,7 @@ type sub struct {
 // mode it drops and resumes until the last event arrived.
 func (s *sub) run() {
 	for {
+		s.armHold()
 		err := s.readStream()
 		if s.w.stopping.Load() {
 			return
@@ -85,6 +87,12 @@ func (s *sub) frame(f *Frame) (drop bool) {
 	if f.HasID {
 		s.lastID = string(f.ID)
 	}
+	return s.apply(f, now) || s.holdOver(now)
+}
+
+// apply checks one frame (mu held); it reports whether a churn subscriber
+// drops after this event at random (ChurnSpec.DropProb).
+func (s *sub) apply(f *Frame, now int64) (drop bool) {
 	switch {
 	case f.Comment:
 		s.heartbeats++
@@ -109,6 +117,29 @@ func (s *sub) frame(f *Frame) (drop bool) {
 		s.w.done.Add(1)
 	}
 	return s.w.spec.Mode == ModeChurn && !s.done && s.rng.Float64() < s.w.spec.Churn.DropProb
+}
+
+// armHold starts the hold of a timed churner's current stream
+// (ChurnSpec.HoldMaxMs > 0): a uniformly random HoldMinMs..HoldMaxMs.
+func (s *sub) armHold() {
+	c := s.w.spec.Churn
+	if s.w.spec.Mode != ModeChurn || c.HoldMaxMs <= 0 {
+		return
+	}
+	hold := c.HoldMinMs + s.rng.IntN(max(c.HoldMaxMs-c.HoldMinMs, 0)+1)
+	s.mu.Lock()
+	s.holdUntil = Mono() + int64(hold)*int64(time.Millisecond)
+	s.mu.Unlock()
+}
+
+// holdOver reports whether a timed churner drops its stream at this frame
+// (mu held): its hold is over, it has an id to resume from (one that drops
+// before its first event could not resume exactly) and it still waits for
+// events. Dropping between frames keeps the scanner's state whole; events
+// already in flight are lost with the socket and must come back in the
+// replay.
+func (s *sub) holdOver(now int64) bool {
+	return s.holdUntil > 0 && now >= s.holdUntil && s.lastID != "" && !s.done
 }
 
 // resume waits a random time, then reconnects with the last id, retrying

@@ -169,7 +169,9 @@ func (w *worker) start(i int, st *Stream) {
 
 // collect waits for the subscribers (see CollectSpec) and reports.
 func (w *worker) collect(c CollectSpec) Reply {
-	w.spec.Events = max(w.spec.Events, c.Events)
+	if c.Events > w.spec.Events { // subscribers read spec.Events: write it only when it grows
+		w.spec.Events = c.Events
+	}
 	start := time.Now()
 	quiet := time.Duration(c.QuietMs) * time.Millisecond
 	for int(w.done.Load()) < len(w.subs) && time.Since(start) < time.Duration(c.TimeoutMs)*time.Millisecond {
