@@ -42,6 +42,8 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.Var(list{&cfg.CORSOrigins}, "cors-origins", "comma-separated allowed origins (credentials allowed); empty: no CORS headers")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful shutdown bound")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis://host:port/db or redis-cluster://h1:p1,h2:p2: share channels with other nodes (default: the embedded memory engine)")
+	fs.DurationVar(&cfg.RedisTimeout, "redis-timeout", cfg.RedisTimeout, "a Redis command not answered in time: the request gets 503")
 }
 
 // parseFlags parses args, then gives every flag not on the command line

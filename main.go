@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/workkit/realtime/broker"
+	"github.com/workkit/realtime/channel"
+	"github.com/workkit/realtime/redisengine"
 )
 
 func main() {
@@ -41,7 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-	b, err := broker.New(cfg, log, nil)
+	eng, err := newEngine(cfg, log)
+	if err != nil {
+		log.Error("invalid configuration", "err", err)
+		return 2
+	}
+	b, err := broker.New(cfg, log, eng)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
 		return 2
@@ -59,8 +66,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Auth == "none" {
 		log.Warn("--auth none: anyone may subscribe and publish; for development only")
 	}
+	engine := "memory"
+	if cfg.Redis != "" {
+		engine = "redis " + cfg.Redis
+	}
 	log.Info("realtime listening", "addr", ln.Addr().String(), "admin", cfg.AdminAddr, "auth", cfg.Auth,
-		"max_conns", cfg.Loop.MaxConns)
+		"max_conns", cfg.Loop.MaxConns, "engine", engine)
 	printWelcome(stdout, b, ln.Addr())
 
 	served := make(chan error, 1)
@@ -86,6 +97,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped", "forced", err != nil)
 	return 0
+}
+
+// newEngine returns the engine of cfg: the Redis engine with --redis, else
+// nil (the broker's embedded memory engine).
+func newEngine(cfg broker.Config, log *slog.Logger) (channel.Engine, error) {
+	if cfg.Redis == "" {
+		return nil, nil
+	}
+	rc := redisengine.DefaultConfig()
+	rc.URL, rc.Timeout, rc.Channel = cfg.Redis, cfg.RedisTimeout, cfg.Channel
+	return redisengine.New(rc, log)
 }
 
 // printWelcome prints, when the JWT secret is ephemeral, a subscriber and

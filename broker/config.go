@@ -31,6 +31,8 @@ type Config struct {
 	CORSOrigins     []string      // allowed origins; empty: no CORS headers
 	ShutdownTimeout time.Duration // graceful shutdown bound
 	LogFormat       string        // "text" or "json"
+	Redis           string        // --redis: share channels through Redis (main builds the engine); empty: the memory engine
+	RedisTimeout    time.Duration // --redis-timeout
 
 	Loop    loop.Config    // reactor: limits, timeouts, heartbeat
 	Channel channel.Config // channels: replay buffer, subscriber cap, idle TTL
@@ -48,6 +50,7 @@ func DefaultConfig() Config {
 		Retry:           2 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 		LogFormat:       "text",
+		RedisTimeout:    time.Second,
 		Loop:            loop.DefaultConfig(),
 		Channel:         channel.DefaultConfig(),
 	}

@@ -20,9 +20,9 @@ var (
 	// ErrTooManyChannels reports that creating a channel would exceed
 	// Config.MaxChannels.
 	ErrTooManyChannels = errors.New("channel: channel limit reached")
-	// errDead reports a channel evicted while the caller held it; the
-	// registry retries on a fresh incarnation.
-	errDead = errors.New("channel: evicted")
+	// ErrEvicted reports a channel evicted while the caller held it: look
+	// the name up again (the registry does, on a fresh incarnation).
+	ErrEvicted = errors.New("channel: evicted")
 )
 
 // Sink receives the frames of one subscriber: the seam between channel and
@@ -125,7 +125,7 @@ func (c *Channel) publish(event, data []byte, now int64) (Published, error) {
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
-		return Published{}, errDead
+		return Published{}, ErrEvicted
 	}
 	return c.appendAndUnlock(c.last+1, event, data, now), nil
 }
@@ -181,7 +181,7 @@ func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
-		return nil, errDead
+		return nil, ErrEvicted
 	}
 	if max := c.reg.cfg.MaxSubscribers; max > 0 && len(c.subs) >= max {
 		return nil, ErrFull

@@ -38,7 +38,7 @@ func (r *Registry) Poll(name []byte, q PollQuery, wait Sink, _ func(Missed, *Sub
 			return Missed{}, nil, err
 		}
 		m, s, err := c.Poll(q, wait)
-		if err != errDead {
+		if err != ErrEvicted {
 			return m, s, err
 		}
 	}
@@ -50,7 +50,7 @@ func (c *Channel) Poll(q PollQuery, wait Sink) (Missed, *Subscription, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
-		return Missed{}, nil, errDead
+		return Missed{}, nil, ErrEvicted
 	}
 	m := Missed{LastID: c.last}
 	if q.HasLast {

@@ -112,7 +112,7 @@ func (r *Registry) Publish(name, event, data []byte, _ func(Published, error)) (
 			return Published{}, err
 		}
 		p, err := c.publish(event, data, r.nowNano())
-		if err != errDead {
+		if err != ErrEvicted {
 			return p, err
 		}
 	}
@@ -129,7 +129,7 @@ func (r *Registry) Subscribe(name []byte, sink Sink, o Open, _ func(*Subscriptio
 			return nil, err
 		}
 		s, err := c.Subscribe(sink, o)
-		if err != errDead {
+		if err != ErrEvicted {
 			return s, err
 		}
 	}

@@ -1,0 +1,144 @@
+package redisengine
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/workkit/realtime/channel"
+	"github.com/workkit/realtime/internal/redisproc"
+	"github.com/workkit/realtime/ring"
+)
+
+// recorder is a Sink that keeps a copy of every frame it gets.
+type recorder struct {
+	mu     sync.Mutex
+	frames []string
+}
+
+func (r *recorder) Send(f *ring.Frame) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, string(f.Bytes()))
+	f.Release()
+	return true
+}
+
+func (r *recorder) Replay(f *ring.Frame) bool { return r.Send(f) }
+
+func (r *recorder) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.frames...)
+}
+
+// newEngine starts an engine on url with its own key prefix (tests of one
+// package share Redis servers), runs it for the test, and waits until it
+// is ready.
+func newEngine(t testing.TB, url, prefix string, mutate func(*Config)) *Engine {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.URL, cfg.Prefix = url, prefix
+	cfg.Channel.PollTTL = time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { e.Run(stop); close(done) }()
+	t.Cleanup(func() { close(stop); <-done })
+	waitUntil(t, "the engine to be ready", 10*time.Second, e.Ready)
+	return e
+}
+
+func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// publish publishes through e and waits for the answer.
+func publish(t testing.TB, e *Engine, ch, event, data string) channel.Published {
+	t.Helper()
+	type result struct {
+		p   channel.Published
+		err error
+	}
+	done := make(chan result, 1)
+	p, err := e.Publish([]byte(ch), []byte(event), []byte(data), func(p channel.Published, err error) { done <- result{p, err} })
+	if err == channel.ErrPending {
+		r := <-done
+		p, err = r.p, r.err
+	}
+	if err != nil {
+		t.Fatalf("publish %s: %v", ch, err)
+	}
+	return p
+}
+
+// subscribe subscribes rec to ch through e and waits until it is done.
+func subscribe(t testing.TB, e *Engine, ch string, rec *recorder, o channel.Open) *channel.Subscription {
+	t.Helper()
+	type result struct {
+		s   *channel.Subscription
+		err error
+	}
+	done := make(chan result, 1)
+	s, err := e.Subscribe([]byte(ch), rec, o, func(s *channel.Subscription, err error) { done <- result{s, err} })
+	if err == channel.ErrPending {
+		r := <-done
+		s, err = r.s, r.err
+	}
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", ch, err)
+	}
+	return s
+}
+
+func frame(id uint64, event, data string) string {
+	return fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, event, data)
+}
+
+// waitFrames waits until rec holds n frames and returns them.
+func waitFrames(t testing.TB, rec *recorder, n int) []string {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%d frames", n), 10*time.Second, func() bool { return len(rec.got()) >= n })
+	return rec.got()
+}
+
+// TestTwoNodesShareAChannel: events published on either node reach a
+// subscriber of the other, with consecutive ids, each once.
+func TestTwoNodesShareAChannel(t *testing.T) {
+	r := redisproc.StartT(t, redisproc.Options{})
+	a, b := newEngine(t, r.URL(), "two:", nil), newEngine(t, r.URL(), "two:", nil)
+	rec := &recorder{}
+	subscribe(t, b, "c", rec, channel.Open{})
+	var want []string
+	var prev uint64
+	for i := 0; i < 20; i++ {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
+		p := publish(t, node, "c", "e", fmt.Sprint(i))
+		if prev != 0 && p.ID != prev+1 {
+			t.Fatalf("id %d after %d: not consecutive", p.ID, prev)
+		}
+		prev = p.ID
+		want = append(want, frame(p.ID, "e", fmt.Sprint(i)))
+	}
+	if got := waitFrames(t, rec, 20); strings.Join(got, "") != strings.Join(want, "") {
+		t.Fatalf("subscriber on the other node got\n%q\nwant\n%q", got, want)
+	}
+}

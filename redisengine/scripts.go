@@ -1,0 +1,184 @@
+package redisengine
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// The Lua scripts. Lua 5.1 in Redis turns a number into a string with %.14g
+// when it is concatenated or passed to tostring — a 16-digit id would come
+// out as 1.7961e+15 —, so every id is formatted with fmt (%d). Ids stay
+// below 2^53, where doubles are exact.
+
+// prelude holds the functions the scripts share.
+const prelude = `
+local function fmt(n) return string.format('%d', n) end
+
+-- runid returns the run id of this Redis process. INFO costs about as much
+-- as a whole publish, so the answer is cached in a key for 100 ms: a restart
+-- or a failover is seen within that, and a snapshot restored later holds
+-- the cache long expired.
+local function runid(key)
+  local v = redis.call('GET', key)
+  if v then return v end
+  v = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  redis.call('SET', key, v, 'PX', 100)
+  return v
+end
+
+-- incarnation returns the channel's base and last id. It starts a new
+-- incarnation when the channel has none, when its incarnation was started by
+-- another Redis process (a restart, a restored snapshot, a failover: the run
+-- id differs), or when Redis holds less of it than the caller has seen (a
+-- rollback). The new base is at least TIME in microseconds, above the
+-- caller's high-water mark and above every id Redis still holds for the
+-- channel; its stream starts empty.
+local function incarnation(meta, stream, rv, hw, seenBase, seenLast, ttl)
+  local run = runid(rv)
+  local m = redis.call('HMGET', meta, 'base', 'last', 'run')
+  local base, last = tonumber(m[1]), tonumber(m[2])
+  if base and last and m[3] == run and not (base == seenBase and last < seenLast) then
+    return base, last
+  end
+  local t = redis.call('TIME')
+  local nb = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  nb = math.max(nb, hw + 1, (last or 0) + 1, seenLast + 1)
+  local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  if top[1] then
+    nb = math.max(nb, tonumber(string.match(top[1][1], '^%d+')) + 1)
+  end
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'base', fmt(nb), 'last', fmt(nb), 'run', run)
+  redis.call('PEXPIRE', meta, ttl)
+  return nb, nb
+end
+
+-- subscribers sums the channel's subscribers on every node whose lease is
+-- live at now (Unix ms), except the node skip.
+local function subscribers(counts, nodes, skip, now)
+  local c = redis.call('HGETALL', counts)
+  if #c == 0 then return 0 end
+  local leases = {}
+  local l = redis.call('HGETALL', nodes)
+  for i = 1, #l, 2 do leases[l[i]] = tonumber(l[i + 1]) end
+  local n = 0
+  for i = 1, #c, 2 do
+    local until_ = leases[c[i]]
+    if c[i] ~= skip and until_ and until_ > now then n = n + tonumber(c[i + 1]) end
+  end
+  return n
+end
+`
+
+// publishScript appends one event: it assigns the id, appends it to the
+// capped stream, refreshes the TTLs and publishes it. It returns the id,
+// the incarnation's base and the subscribers of the other live nodes.
+//
+//	KEYS: meta, stream, counts, nodes, rv, pub/sub channel
+//	ARGV: high-water mark, seen base, seen last, MAXLEN, TTL ms, "S" (sharded) or "P",
+//	      node id, now ms, event, data
+var publishScript = newScript(prelude + `
+local base, last = incarnation(KEYS[1], KEYS[2], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5])
+last = last + 1
+if last >= 9007199254740992 then return redis.error_reply('ERR realtime: id space exhausted') end
+local id = fmt(last)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], id .. '-0', 'e', ARGV[9], 'd', ARGV[10])
+redis.call('HSET', KEYS[1], 'last', id)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+local msg = fmt(base) .. ' ' .. id .. ' ' .. ARGV[9] .. ' ' .. ARGV[10]
+if ARGV[6] == 'S' then redis.call('SPUBLISH', KEYS[6], msg) else redis.call('PUBLISH', KEYS[6], msg) end
+return {id, fmt(base), subscribers(KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]))}
+`)
+
+// historyScript returns a channel's incarnation and buffered events, and
+// refreshes its TTL: what a node reads to build or repair its mirror.
+//
+//	KEYS: meta, stream, rv
+//	ARGV: high-water mark, seen base, seen last, TTL ms
+//	returns {base, last, {{entry id, {"e", event, "d", data}}, ...}}
+var historyScript = newScript(prelude + `
+local base, last = incarnation(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {fmt(base), fmt(last), redis.call('XRANGE', KEYS[2], '-', '+')}
+`)
+
+// infoScript returns a channel's info, counting every live node's
+// subscribers, or nil when the channel has no incarnation of this Redis
+// process (it does not exist).
+//
+//	KEYS: meta, stream, counts, nodes, rv
+//	ARGV: now ms
+//	returns {last, oldest, buffered, subscribers}
+var infoScript = newScript(prelude + `
+local m = redis.call('HMGET', KEYS[1], 'last', 'run')
+if not m[1] or m[2] ~= runid(KEYS[5]) then return false end
+local n = redis.call('XLEN', KEYS[2])
+local oldest = fmt(tonumber(m[1]) + 1)
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if first[1] then oldest = string.match(first[1][1], '^%d+') end
+return {m[1], oldest, n, subscribers(KEYS[3], KEYS[4], '', tonumber(ARGV[1]))}
+`)
+
+// script is a Lua script run with EVALSHA, falling back to EVAL (which
+// loads it) when Redis answers NOSCRIPT, as after a restart. Unlike
+// rueidis.Lua.ExecMulti it loads nothing up front: a batch is one round.
+type script struct {
+	src, sha string // immutable
+}
+
+func newScript(src string) *script {
+	sum := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// exec runs the script once.
+func (s *script) exec(ctx context.Context, c rueidis.Client, keys, args []string) rueidis.RedisResult {
+	r := c.Do(ctx, c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+	if noScript(r.Error()) {
+		r = c.Do(ctx, c.B().Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+	}
+	return r
+}
+
+// call is one run of a script in a batch.
+type call struct{ keys, args []string }
+
+// execMulti runs the script once per call in one pipelined round (one per
+// Cluster node), and once more with EVAL for the calls answered NOSCRIPT.
+func (s *script) execMulti(ctx context.Context, c rueidis.Client, calls []call) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(calls))
+	for i, x := range calls {
+		cmds[i] = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(x.keys))).Key(x.keys...).Arg(x.args...).Build()
+	}
+	res := c.DoMulti(ctx, cmds...)
+	var again []int
+	for i, r := range res {
+		if noScript(r.Error()) {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return res
+	}
+	retry := make(rueidis.Commands, len(again))
+	for j, i := range again {
+		x := calls[i]
+		retry[j] = c.B().Eval().Script(s.src).Numkeys(int64(len(x.keys))).Key(x.keys...).Arg(x.args...).Build()
+	}
+	for j, r := range c.DoMulti(ctx, retry...) {
+		res[again[j]] = r
+	}
+	return res
+}
+
+// noScript reports a NOSCRIPT answer: the script is not in Redis's cache
+// (and did not run).
+func noScript(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsNoScript()
+}
