@@ -22,17 +22,17 @@ import (
 // Broker serves the HTTP interface of SPEC section 3. Create it with New,
 // run it with Serve and stop it with Shutdown.
 type Broker struct {
-	cfg       Config           // immutable
-	log       *slog.Logger     // immutable
-	eng       channel.Engine   // immutable
-	local     bool             // immutable: eng answers every call at once (eng.Local())
-	srv       *loop.Server     // immutable
-	auth      Authorizer        // subscriber authorization; set before Serve
-	jwt       *JWTAuth          // publisher tokens; nil under --auth none or without a key
-	ephemeral bool              // the JWT secret was generated at start
-	chanRE    *regexp.Regexp    // nil for the default pattern (checked by table)
-	authSem   chan struct{}     // slots of maxAuthCalls for blocking authorizers
-	stop      chan struct{}     // closed by Shutdown: stops the channel evictor
+	cfg       Config         // immutable
+	log       *slog.Logger   // immutable
+	eng       channel.Engine // immutable
+	local     bool           // immutable: eng answers every call at once (eng.Local())
+	srv       *loop.Server   // immutable
+	auth      Authorizer     // subscriber authorization; set before Serve
+	jwt       *JWTAuth       // publisher tokens; nil under --auth none or without a key
+	ephemeral bool           // the JWT secret was generated at start
+	chanRE    *regexp.Regexp // nil for the default pattern (checked by table)
+	authSem   chan struct{}  // slots of maxAuthCalls for blocking authorizers
+	stop      chan struct{}  // closed by Shutdown: stops the channel evictor
 	stopOnce  sync.Once
 
 	streamHead []byte // immutable: the 200 head of an event stream without CORS headers

@@ -63,7 +63,6 @@ func (b *Broker) replyDenied(c *loop.Conn, req *httpx.Request, d decision) {
 	}
 }
 
-
 // methodNotAllowed answers 405 with the Allow header.
 func (b *Broker) methodNotAllowed(c *loop.Conn, req *httpx.Request, allow string) {
 	b.replyError(c, req, 405, "method not allowed", "Allow", allow)

@@ -59,9 +59,9 @@ const maxBacklog = 4096
 
 // waiter is a request parked until its mirror is live.
 type waiter struct {
-	sink channel.Sink // a stream's or a long-poll's sink
-	open channel.Open // a stream's opening
-	poll *channel.PollQuery
+	sink       channel.Sink // a stream's or a long-poll's sink
+	open       channel.Open // a stream's opening
+	poll       *channel.PollQuery
 	subscribed func(*channel.Subscription, error)
 	polled     func(channel.Missed, *channel.Subscription, error)
 }

@@ -13,8 +13,8 @@ import (
 
 // pubJob is a publish waiting for a publisher: one event, or a batch.
 type pubJob struct {
-	calls  []call              // one publish script run per event
-	names  []string            // the channel of each call
+	calls  []call   // one publish script run per event
+	names  []string // the channel of each call
 	single func(channel.Published, error)
 	batch  []channel.BatchItem // for a batch: the items, whose unrefused ones the calls are, in order
 	done   func()              // for a batch
