@@ -27,8 +27,15 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
+# Every Go test under the race detector, then the broker's behaviour suite
+# again on each Redis topology (broker/topology_test.go): one node on Redis,
+# three nodes on Redis behind a round-robin proxy, three nodes on a
+# three-master Redis Cluster. Each run starts its own redis-server processes.
 test-go:
 	$(GO) test -race -shuffle=on -timeout 15m ./...
+	for t in redis redis3 cluster3; do \
+		REALTIME_TEST_TOPOLOGY=$$t $(GO) test -race -shuffle=on -count=1 -timeout 10m ./broker/ || exit 1; \
+	done
 
 test-alloc:
 	$(GO) test -count=1 -run 'Alloc' ./...

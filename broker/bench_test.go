@@ -25,7 +25,7 @@ func BenchmarkPublishLatency(b *testing.B) {
 			io.WriteString(reader, get("/sse/lat", bearerHeader(subToken(b))))
 			go io.Copy(io.Discard, reader)
 			if stalled {
-				c := dialSmallBuffer(b, s.addr)
+				c := dialSmallBuffer(b, s.nodeAddr(0))
 				io.WriteString(c, get("/sse/lat", bearerHeader(subToken(b))))
 			}
 			want := 1 + map[bool]int{false: 0, true: 1}[stalled]

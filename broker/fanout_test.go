@@ -42,7 +42,7 @@ func TestPublishNeverWaitsForSubscribers(t *testing.T) {
 	const stalled = 1000
 	req := get("/sse/fan", bearerHeader(subToken(t)))
 	for i := 0; i < stalled; i++ {
-		c := dialSmallBuffer(t, s.addr)
+		c := dialSmallBuffer(t, s.nodeAddr(i)) // spread over the nodes
 		if _, err := io.WriteString(c, req); err != nil {
 			t.Fatal(err)
 		}

@@ -42,9 +42,16 @@ type node struct {
 	done chan error // Serve's result
 }
 
-// startServer starts a server on loopback ports with the test secret and
-// the defaults of SPEC 2, adjusted by mutate; it is shut down at test end.
+// startServer starts a server of the suite's topology on loopback ports
+// with the test secret and the defaults of SPEC 2, adjusted by mutate; it
+// is shut down at test end.
 func startServer(t testing.TB, mutate func(*broker.Config)) *server {
+	t.Helper()
+	return startServerOn(t, suiteTopology(t), mutate)
+}
+
+// startServerOn is startServer on a given topology.
+func startServerOn(t testing.TB, topo topology, mutate func(*broker.Config)) *server {
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -54,11 +61,11 @@ func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 		mutate(&cfg)
 	}
 	s := &server{t: t, cfg: cfg}
-	topo := suiteTopology(t)
-	for i := 0; i < topo.nodes; i++ {
-		s.nodes = append(s.nodes, startNode(t, cfg, topo.engine(t, cfg, i)))
+	for _, eng := range topo.engines(t, cfg) {
+		s.nodes = append(s.nodes, startNode(t, cfg, eng))
 	}
 	s.addr = topo.front(t, s.nodeAddrs())
+	s.waitReady()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -89,6 +96,21 @@ func startNode(t testing.TB, cfg broker.Config, eng channel.Engine) *node {
 	return n
 }
 
+// waitReady waits until every node answers /readyz (an engine on Redis
+// connects in the background).
+func (s *server) waitReady() {
+	s.t.Helper()
+	for _, n := range s.nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for !n.b.Ready() {
+			if time.Now().After(deadline) {
+				s.t.Fatalf("node %s not ready", n.addr)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 func (s *server) nodeAddrs() []string {
 	var out []string
 	for _, n := range s.nodes {
@@ -96,6 +118,11 @@ func (s *server) nodeAddrs() []string {
 	}
 	return out
 }
+
+// nodeAddr returns node i's own address (modulo the number of nodes): a
+// test of what a node does with a subscriber that reads nothing dials it
+// directly, since a proxy in between would buffer for the subscriber.
+func (s *server) nodeAddr(i int) string { return s.nodes[i%len(s.nodes)].addr }
 
 // node0 is the server's first node, for tests of per-node limits (the
 // subscriber cap, --max-conns): they talk to it directly.
@@ -368,6 +395,25 @@ func (s *server) scrape() map[string]float64 {
 	}
 	return out
 }
+
+// waitSubscribers waits until GET /channels counts n subscribers on ch:
+// across nodes, `delivered` and channel info follow subscribes by a few
+// milliseconds (SPEC 7), so a test that asserts them waits for this first.
+func (s *server) waitSubscribers(ch string, n int) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.subscribers(ch) != n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("channel %s: %d subscribers, want %d", ch, s.subscribers(ch), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// publishHolds reports whether a publish makes the node hold the channel
+// (the memory engine); a Redis engine holds only channels it serves to
+// local subscribers or polls, and a publish goes to Redis.
+func (s *server) publishHolds() bool { return suite.url == nil }
 
 // subscribers returns the subscribers of channel ch as GET /channels
 // reports them (every node's), -1 when the channel does not exist.

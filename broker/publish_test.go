@@ -140,6 +140,7 @@ func TestConcurrentPublishers(t *testing.T) {
 	for i := range streams {
 		streams[i] = s.subscribe("busy")
 	}
+	s.waitSubscribers("busy", subscribers)
 	ids := make(chan uint64, publishers*each)
 	var wg sync.WaitGroup
 	for p := 0; p < publishers; p++ {

@@ -48,7 +48,7 @@ func TestReplayLargerThanPendingLimitIsDeliveredWhole(t *testing.T) {
 func TestPendingLimitCountsWhatIsQueuedBeyondTheReplay(t *testing.T) {
 	s := startServer(t, nil)
 	ids := fillRing(s, "beyond")
-	c := dialSmallBuffer(t, s.addr)
+	c := dialSmallBuffer(t, s.nodeAddr(0))
 	defer c.Close()
 	io.WriteString(c, get("/sse/beyond", bearerHeader(subToken(t)), fmt.Sprintf("Last-Event-ID: %d\r\n", ids[0]-1)))
 	waitFor(t, "the stream", func() bool { return s.metric("realtime_subscribers") == 1 })

@@ -28,6 +28,7 @@ func TestSubscribeHeadAndLiveEvents(t *testing.T) {
 			t.Errorf("stream has %s: %q", k, v)
 		}
 	}
+	s.waitSubscribers("run:42", 1)
 	p := s.publish("run:42", "run.stage", `{ "stage" : "ai_verify", "progress": 40 }`)
 	if p.Delivered != 1 {
 		t.Fatalf("delivered %d, want 1", p.Delivered)
@@ -139,7 +140,7 @@ func TestAuthNone(t *testing.T) {
 }
 
 func TestSubscriberCap(t *testing.T) {
-	s := startServer(t, func(c *broker.Config) { c.Channel.MaxSubscribers = 2 })
+	s := startServer(t, func(c *broker.Config) { c.Channel.MaxSubscribers = 2 }).node0() // the cap is each node's
 	a := s.subscribe("capped")
 	s.subscribe("capped")
 	_, r := s.trySubscribe("capped")
@@ -155,7 +156,7 @@ func TestSubscriberCap(t *testing.T) {
 }
 
 func TestMaxConns(t *testing.T) {
-	s := startServer(t, func(c *broker.Config) { c.Loop.MaxConns = 3 })
+	s := startServer(t, func(c *broker.Config) { c.Loop.MaxConns = 3 }).node0() // each node's
 	for i := 0; i < 3; i++ {
 		s.subscribe(fmt.Sprint("c", i))
 	}

@@ -16,6 +16,7 @@ import (
 func TestBatchPublish(t *testing.T) {
 	s := startServer(t, nil)
 	st := s.subscribe("b1")
+	s.waitSubscribers("b1", 1)
 	tok := token(t, nil, []string{"b*"}, time.Hour)
 	body := `[{"channel":"b1","event":"e","data":1},
 	          {"channel":"b1","event":"e","data":{"x":[1, 2]}},
@@ -193,6 +194,7 @@ func TestLongPoll(t *testing.T) {
 func TestChannelInfo(t *testing.T) {
 	s := startServer(t, func(c *broker.Config) { c.Channel.ReplayBuffer = 2 })
 	s.subscribe("inf")
+	s.waitSubscribers("inf", 1)
 	var ids []uint64
 	for i := 0; i < 3; i++ {
 		ids = append(ids, s.publish("inf", "e", "1").ID)

@@ -100,7 +100,7 @@ func TestIdleTimeout(t *testing.T) {
 // 1 MB is published.
 func TestSlowSubscriberIsDisconnected(t *testing.T) {
 	s := startServer(t, func(c *broker.Config) { c.Loop.MaxPendingBytes = 256 << 10 })
-	stalled := dialSmallBuffer(t, s.addr)
+	stalled := dialSmallBuffer(t, s.nodeAddr(0))
 	io.WriteString(stalled, get("/sse/slow", bearerHeader(subToken(t))))
 	reader := s.subscribe("slow")
 	waitFor(t, "two subscribers", func() bool {
@@ -137,7 +137,7 @@ func TestWriteStallTimeout(t *testing.T) {
 		c.Loop.WriteStallTimeout = 400 * time.Millisecond
 		c.Loop.MaxPendingBytes = 64 << 20
 	})
-	stalled := dialSmallBuffer(t, s.addr)
+	stalled := dialSmallBuffer(t, s.nodeAddr(0))
 	io.WriteString(stalled, get("/sse/stall", bearerHeader(subToken(t))))
 	waitFor(t, "the subscriber", func() bool {
 		return s.subscribers("stall") == 1
@@ -169,7 +169,10 @@ func TestStreamClosesWhenTokenExpires(t *testing.T) {
 
 func TestChannelEvictionStartsNewIncarnation(t *testing.T) {
 	s := startServer(t, func(c *broker.Config) { c.Channel.IdleTTL = 200 * time.Millisecond })
+	first := s.subscribe("ev") // held by a node while it has a subscriber
 	old := s.publish("ev", "e", "1")
+	first.nextEvent()
+	first.c.Close()
 	waitFor(t, "the channel to be evicted", func() bool { return s.subscribers("ev") < 0 })
 	st := s.subscribe("ev", fmt.Sprintf("Last-Event-ID: %d\r\n", old.ID))
 	f := st.nextEvent()

@@ -92,6 +92,10 @@ func New(cfg Config, log *slog.Logger) (*Engine, error) {
 	e.dirty.init()
 	rc := cfg.Channel
 	rc.OnEvict, rc.OnSubscribers = e.onEvict, e.onSubscribers
+	// A mirror is a cache of what Redis holds: it goes idle half as long as
+	// the channel's keys live (refreshed when its last subscriber leaves),
+	// so it never outlives them and a later subscriber reads Redis again.
+	rc.IdleTTL = cfg.Channel.IdleTTL / 2
 	e.reg = channel.NewRegistry(rc)
 	for i, tag := range partitionTags(numPartitions) {
 		e.parts = append(e.parts, newPartition(e, i, partitionPrefix(cfg.Prefix, tag)))

@@ -31,7 +31,7 @@ func (e *Engine) upkeep() {
 	defer ping.Stop()
 	defer counts.Stop()
 	var lastLease, lastTouch time.Time
-	touchEvery := max(e.cfg.Channel.IdleTTL/4, time.Second)
+	touchEvery := max(e.cfg.Channel.IdleTTL/4, countInterval)
 	for {
 		select {
 		case <-e.stop:
@@ -42,11 +42,11 @@ func (e *Engine) upkeep() {
 				e.renewLeases(now)
 				lastLease = now
 			}
+		case now := <-counts.C:
 			if now.Sub(lastTouch) >= touchEvery {
 				e.touchServed()
 				lastTouch = now
 			}
-		case <-counts.C:
 			e.writeCounts()
 		}
 	}
