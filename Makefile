@@ -2,10 +2,16 @@
 GO ?= go
 NODE ?= node
 
-.PHONY: run build deps test test-go test-alloc test-js test-js-real test-browser vet bench fuzz loadtest clean
+.PHONY: run cluster build deps test test-go test-alloc test-js test-js-real test-browser vet bench fuzz loadtest clean
 
 run:
 	$(GO) run .
+
+# Three nodes on a local redis-server behind a round-robin load balancer on
+# 127.0.0.1:8080; prints curl lines that publish on one node and subscribe on
+# another (deploy/cluster). Ctrl-C stops it all.
+cluster: build
+	$(GO) run ./deploy/cluster --bin bin/realtime
 
 build:
 	$(GO) build -o bin/realtime .

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -337,5 +340,66 @@ func TestRedisKilledAndRestartedEmpty(t *testing.T) {
 	if f.moves != 0 || len(f.resets) != 1 || !strings.Contains(f.resets[0], fmt.Sprintf(`"reason":"buffer_gap","lastKnownId":%d}`, old)) ||
 		f.ids[len(f.ids)-1] != id {
 		t.Fatalf("stream after the restart: reconnects %d, resets %q, ids %v", f.moves, f.resets, f.ids)
+	}
+}
+
+// TestClusterCommand runs `make cluster`'s program as a newcomer would:
+// it prints curl lines; publishing with one on node 1 reaches the
+// subscriber of the other on node 2; Ctrl-C stops every process.
+func TestClusterCommand(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "cluster")
+	if out, err := exec.Command("go", "build", "-o", prog, "./deploy/cluster").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(prog, "--bin", binary, "--lb", "127.0.0.1:0")
+	stdout := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = stdout, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "the curl lines", 30*time.Second, func() bool { return strings.Contains(stdout.String(), "Ctrl-C") })
+	lines := regexp.MustCompile(`(?m)^  (curl .*?)(?: \\\n\s+(.*))?$`).FindAllStringSubmatch(stdout.String(), -1)
+	if len(lines) != 3 {
+		t.Fatalf("want three curl lines in:\n%s", stdout)
+	}
+	subLine := strings.TrimSpace(lines[0][1] + " " + lines[0][2])
+	pubLine := strings.TrimSpace(lines[1][1] + " " + lines[1][2])
+	sub := exec.Command("sh", "-c", "exec timeout 20 "+subLine)
+	out, _ := sub.StdoutPipe()
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Wait()
+	defer sub.Process.Kill()
+	br := bufio.NewReader(out)
+	if first, _ := br.ReadString('\n'); !strings.HasPrefix(first, "retry: ") {
+		t.Fatalf("subscriber's first line %q", first)
+	}
+	waitUntil(t, "the subscriber to be counted", 10*time.Second, func() bool {
+		info, _ := exec.Command("sh", "-c", strings.TrimSpace(lines[2][1])).Output()
+		return strings.Contains(string(info), `"subscribers":1,`)
+	})
+	if pub, err := exec.Command("sh", "-c", pubLine).Output(); err != nil || !strings.Contains(string(pub), `"delivered":1`) {
+		t.Fatalf("publish on node 1: %v %s", err, pub)
+	}
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), `data: {"from":"node 1"}`) {
+		line, err := br.ReadString('\n')
+		seen.WriteString(line)
+		if err != nil {
+			t.Fatalf("subscriber on node 2 saw:\n%s", seen.String())
+		}
+	}
+	nodes := regexp.MustCompile(`nodes: +(.*)`).FindStringSubmatch(stdout.String())[1]
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("cluster exit: %v", err)
+	}
+	for _, addr := range strings.Split(nodes, ", ") {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("node %s still listens after Ctrl-C", addr)
+		}
 	}
 }
