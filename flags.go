@@ -30,6 +30,7 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.DurationVar(&cfg.Loop.Heartbeat, "heartbeat", cfg.Loop.Heartbeat, "a comment frame is sent after this long without a write")
 	fs.StringVar(&cfg.ChannelPattern, "channel-pattern", cfg.ChannelPattern, "channel names outside it: 400")
 	fs.DurationVar(&cfg.Channel.IdleTTL, "channel-idle-ttl", cfg.Channel.IdleTTL, "a channel with no subscribers and no publish for this long is evicted")
+	fs.IntVar(&cfg.MaxStreamChannels, "max-stream-channels", cfg.MaxStreamChannels, "channels one multiplexed stream or poll may name")
 	fs.IntVar(&cfg.Channel.MaxChannels, "max-channels", cfg.Channel.MaxChannels, "channels held at once; creating one more: 503 with Retry-After")
 	fs.Var(byteSize{&cfg.Channel.ReplayMemory}, "replay-memory", "bytes of buffered events over all channels (e.g. 256MiB); past it the oldest events of the least recently published channels are dropped")
 	fs.IntVar(&cfg.Loop.MaxPendingBytes, "max-pending-bytes", cfg.Loop.MaxPendingBytes, "a subscriber whose unflushed bytes exceed this is disconnected")

@@ -133,6 +133,10 @@ func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
 	switch {
 	case hasPrefix(p, "/sse/"):
 		b.subscribe(c, req, p[len("/sse/"):])
+	case string(p) == "/sse":
+		b.subscribeMux(c, req)
+	case string(p) == "/poll":
+		b.pollMux(c, req)
 	case hasPrefix(p, "/publish/"):
 		b.publish(c, req, p[len("/publish/"):])
 	case string(p) == "/publish":

@@ -17,22 +17,23 @@ const DefaultChannelPattern = `^[a-zA-Z0-9:_.-]{1,128}$`
 // maps flags and REALTIME_* variables onto it; DefaultConfig gives the
 // defaults.
 type Config struct {
-	Addr            string        // public listener
-	AdminAddr       string        // admin listener (metrics, pprof, healthz); empty disables it
-	Auth            string        // "jwt", "webhook" or "none"
-	JWTSecret       string        // HS256 secret; empty with no public key: an ephemeral one is generated
-	JWTPublicKey    string        // PEM file of an RS256/ES256/EdDSA public key, instead of a secret
-	JWTCookie       string        // cookie searched for a subscriber token
-	AuthURL         string        // webhook authorizer URL
-	AuthTimeout     time.Duration // webhook timeout; a timeout denies
-	PublishKey      string        // static publisher key, accepted as a bearer token
-	ChannelPattern  string        // channel names outside it: 400
-	Retry           time.Duration // retry hint sent at the start of each stream
-	CORSOrigins     []string      // allowed origins; empty: no CORS headers
-	ShutdownTimeout time.Duration // graceful shutdown bound
-	LogFormat       string        // "text" or "json"
-	Redis           string        // --redis: share channels through Redis (main builds the engine); empty: the memory engine
-	RedisTimeout    time.Duration // --redis-timeout
+	Addr              string        // public listener
+	AdminAddr         string        // admin listener (metrics, pprof, healthz); empty disables it
+	Auth              string        // "jwt", "webhook" or "none"
+	JWTSecret         string        // HS256 secret; empty with no public key: an ephemeral one is generated
+	JWTPublicKey      string        // PEM file of an RS256/ES256/EdDSA public key, instead of a secret
+	JWTCookie         string        // cookie searched for a subscriber token
+	AuthURL           string        // webhook authorizer URL
+	AuthTimeout       time.Duration // webhook timeout; a timeout denies
+	PublishKey        string        // static publisher key, accepted as a bearer token
+	ChannelPattern    string        // channel names outside it: 400
+	Retry             time.Duration // retry hint sent at the start of each stream
+	CORSOrigins       []string      // allowed origins; empty: no CORS headers
+	ShutdownTimeout   time.Duration // graceful shutdown bound
+	LogFormat         string        // "text" or "json"
+	MaxStreamChannels int           // channels one multiplexed stream or poll may name (SPEC 3.8)
+	Redis             string        // --redis: share channels through Redis (main builds the engine); empty: the memory engine
+	RedisTimeout      time.Duration // --redis-timeout
 
 	Loop    loop.Config    // reactor: limits, timeouts, heartbeat
 	Channel channel.Config // channels: replay buffer, subscriber cap, idle TTL
@@ -41,18 +42,19 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC section 2.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":8080",
-		AdminAddr:       "127.0.0.1:9090",
-		Auth:            "jwt",
-		JWTCookie:       "realtime_token",
-		AuthTimeout:     2 * time.Second,
-		ChannelPattern:  DefaultChannelPattern,
-		Retry:           2 * time.Second,
-		ShutdownTimeout: 10 * time.Second,
-		LogFormat:       "text",
-		RedisTimeout:    time.Second,
-		Loop:            loop.DefaultConfig(),
-		Channel:         channel.DefaultConfig(),
+		Addr:              ":8080",
+		AdminAddr:         "127.0.0.1:9090",
+		Auth:              "jwt",
+		JWTCookie:         "realtime_token",
+		AuthTimeout:       2 * time.Second,
+		ChannelPattern:    DefaultChannelPattern,
+		Retry:             2 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		LogFormat:         "text",
+		RedisTimeout:      time.Second,
+		MaxStreamChannels: 32,
+		Loop:              loop.DefaultConfig(),
+		Channel:           channel.DefaultConfig(),
 	}
 }
 
@@ -72,6 +74,8 @@ func (c Config) Validate() error {
 		return errors.New("broker: give --jwt-secret or --jwt-public-key, not both")
 	case c.AuthTimeout <= 0:
 		return errors.New("broker: --auth-timeout must be positive")
+	case c.MaxStreamChannels < 1:
+		return errors.New("broker: --max-stream-channels must be at least 1")
 	case c.Retry < 0:
 		return errors.New("broker: --retry must not be negative")
 	case c.ShutdownTimeout <= 0:

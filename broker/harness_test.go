@@ -266,14 +266,25 @@ func (s *server) trySubscribe(channel string, headers ...string) (*stream, respo
 	if !strings.Contains(strings.Join(headers, ""), "Authorization:") {
 		headers = append(headers, bearerHeader(subToken(s.t)))
 	}
+	st, r := s.openStream("/sse/"+channel, headers...)
+	if st != nil {
+		st.checkOpening(s.cfg.Retry)
+	}
+	return st, r
+}
+
+// openStream sends GET path with headers and returns the stream positioned
+// after the response head, or the error response.
+func (s *server) openStream(path string, headers ...string) (*stream, response) {
+	s.t.Helper()
 	c := s.dial()
-	if _, err := io.WriteString(c, get("/sse/"+channel, headers...)); err != nil {
+	if _, err := io.WriteString(c, get(path, headers...)); err != nil {
 		s.t.Fatal(err)
 	}
 	br := bufio.NewReader(c)
 	tp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		s.t.Fatalf("subscribe %s: %v", channel, err)
+		s.t.Fatalf("GET %s: %v", path, err)
 	}
 	if tp.StatusCode != 200 {
 		body, _ := io.ReadAll(tp.Body)
@@ -282,7 +293,6 @@ func (s *server) trySubscribe(channel string, headers ...string) (*stream, respo
 	}
 	st := &stream{t: s.t, c: c, br: br, header: tp.Header}
 	s.t.Cleanup(func() { c.Close() })
-	st.checkOpening(s.cfg.Retry)
 	return st, response{status: 200, header: tp.Header}
 }
 

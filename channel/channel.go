@@ -51,6 +51,7 @@ type Channel struct {
 
 	mu        sync.Mutex
 	subs      []*Subscription // guarded by mu; event streams, in arbitrary order
+	muxSubs   int             // guarded by mu; of subs, the members of multiplexed streams (they get the multiplexed form)
 	waiters   []*Subscription // guarded by mu; parked long-polls: woken by events, not counted as subscribers
 	base      uint64          // guarded by mu; immutable after creation
 	last      uint64          // guarded by mu; id of the newest event, base if none
@@ -70,8 +71,14 @@ type Subscription struct {
 	ch     *Channel // immutable
 	sink   Sink     // immutable
 	waiter bool     // immutable: a parked long-poll, in ch.waiters
+	mux    bool     // immutable: a member of a multiplexed stream, sent the multiplexed form
+	joined uint64   // immutable: the channel's last id when it was registered
 	idx    int      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
 }
+
+// Joined returns the channel's last id when the subscription was
+// registered: where a stream opened without a last id starts.
+func (s *Subscription) Joined() uint64 { return s.joined }
 
 // Open is how a subscription starts (SPEC 3.1 and 3.2).
 type Open struct {
@@ -82,6 +89,11 @@ type Open struct {
 	// the caller keeps its reference.
 	Head  *ring.Frame
 	Retry time.Duration // the retry hint of the opening frame
+	// Mux makes the subscription a member of a multiplexed stream (SPEC
+	// 3.8): its sink gets the multiplexed form of every frame, whose ID is
+	// the position it leaves the client at (see MuxStream). Head is not
+	// used: the stream sends its own opening.
+	Mux bool
 }
 
 // Reset describes a realtime.reset frame (SPEC 3.2).
@@ -139,9 +151,14 @@ func (c *Channel) appendAndUnlock(id uint64, event, data []byte, now int64) Publ
 	f.ID = id
 	f.SetBytes(AppendEvent(f.Buf(), f.ID, event, data))
 	p := Published{ID: f.ID}
-	f.Retain(int32(len(c.subs) + len(c.waiters))) // one reference per Send
+	f.Retain(int32(len(c.subs) - c.muxSubs + len(c.waiters))) // one reference per Send
+	mf := c.muxFrameLocked(id, event, data)
 	for _, s := range c.subs {
-		if s.sink.Send(f) {
+		g := f
+		if s.mux {
+			g = mf
+		}
+		if s.sink.Send(g) {
 			p.Delivered++
 		}
 	}
@@ -186,21 +203,26 @@ func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	if max := c.reg.cfg.MaxSubscribers; max > 0 && len(c.subs) >= max {
 		return nil, ErrFull
 	}
-	if o.Head != nil {
+	if o.Head != nil && !o.Mux {
 		o.Head.SetBytes(AppendOpen(o.Head.Buf(), o.Retry.Milliseconds(), !o.HasLast, c.last))
 		o.Head.Retain(1)
 		sink.Replay(o.Head)
 	}
 	if o.HasLast {
-		c.replayLocked(sink, o.Last)
+		c.replayLocked(sink, o.Last, o.Mux)
 	}
 	c.used = true
-	return c.addLocked(sink, false), nil
+	s := c.addLocked(sink, false)
+	s.mux, s.joined = o.Mux, c.last
+	if o.Mux {
+		c.muxSubs++
+	}
+	return s, nil
 }
 
 // replayLocked sends what a subscriber whose last id is last needs before
-// live events (SPEC 3.2). c.mu is held.
-func (c *Channel) replayLocked(sink Sink, last uint64) {
+// live events (SPEC 3.2), in the multiplexed form with mux. c.mu is held.
+func (c *Channel) replayLocked(sink Sink, last uint64, mux bool) {
 	reset, after, replay := c.planLocked(last)
 	if replay {
 		c.reg.stats.Replays.Add(1)
@@ -208,11 +230,20 @@ func (c *Channel) replayLocked(sink Sink, last uint64) {
 	if reset.Reason != "" {
 		c.reg.countReset(reset.Reason)
 		f := ring.NewFrame()
-		f.SetBytes(AppendReset(f.Buf(), reset))
+		if mux {
+			f.ID = after // the position it leaves the client at: before the buffer
+			f.SetBytes(AppendMuxReset(f.Buf(), c.name, reset))
+		} else {
+			f.SetBytes(AppendReset(f.Buf(), reset))
+		}
 		sink.Replay(f) // takes over our reference
 	}
 	if replay {
 		_ = c.ring.After(after, func(f *ring.Frame) {
+			if mux {
+				sink.Replay(muxCopy(c.name, f))
+				return
+			}
 			f.Retain(1)
 			sink.Replay(f)
 		})
@@ -287,6 +318,9 @@ func (s *Subscription) cancel() bool {
 	l[end] = nil
 	*list = l[:end]
 	s.idx = -1
+	if s.mux {
+		c.muxSubs--
+	}
 	if len(c.subs) == 0 && len(c.waiters) == 0 {
 		c.idleSince = c.reg.nowNano()
 		c.reg.evictor.arm(c, c.idleSince+int64(c.idleTTLLocked()))

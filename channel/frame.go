@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
+	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/ring"
 )
 
@@ -101,4 +102,86 @@ func EventOf(f *ring.Frame) (event, data []byte) {
 	event = b[i:j]
 	data = b[j+len("\ndata: ") : len(b)-len("\n\n")]
 	return event, data
+}
+
+// The multiplexed forms (SPEC 3.8). The `id:` line of a multiplexed stream
+// is its cursor, which differs per stream: it is not part of these frames
+// but a frame of its own queued just before each (AppendCursorLine), so the
+// event part is still built once per event.
+
+// AppendMuxEvent appends the multiplexed form of an event, without its id
+// line:
+//
+//	event: <event>\ndata: {"channel":"<ch>","id":<id>,"data":<data>}\n\n
+func AppendMuxEvent(dst []byte, ch string, id uint64, event, data []byte) []byte {
+	dst = append(dst, "event: "...)
+	dst = append(dst, event...)
+	dst = append(dst, "\ndata: {\"channel\":"...)
+	dst = httpx.AppendJSONString(dst, ch)
+	dst = append(dst, `,"id":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	dst = append(dst, `,"data":`...)
+	dst = append(dst, data...)
+	return append(dst, "}\n\n"...)
+}
+
+// AppendMuxReset appends a channel's reset in a multiplexed stream:
+//
+//	event: realtime.reset\ndata: {"channel":"<ch>","reason":...,"lastKnownId":...[,"oldestId":...]}\n\n
+func AppendMuxReset(dst []byte, ch string, r Reset) []byte {
+	dst = append(dst, "event: "+ResetEvent+"\ndata: "...)
+	return append(AppendMuxResetData(dst, ch, r), "\n\n"...)
+}
+
+// AppendMuxResetData appends the data of a multiplexed reset (also an
+// element of a multiplexed poll's answer).
+func AppendMuxResetData(dst []byte, ch string, r Reset) []byte {
+	dst = append(dst, `{"channel":`...)
+	dst = httpx.AppendJSONString(dst, ch)
+	dst = append(dst, ',')
+	var tmp [128]byte
+	data := AppendResetData(tmp[:0], r) // {"reason":...}
+	return append(dst, data[1:]...)
+}
+
+// AppendCursorLine appends the id line that precedes each frame of a
+// multiplexed stream: "id: <cursor>\n".
+func AppendCursorLine(dst, cursor []byte) []byte {
+	dst = append(dst, "id: "...)
+	dst = append(dst, cursor...)
+	return append(dst, '\n')
+}
+
+// AppendMuxOpen appends the first frame of a multiplexed stream:
+// "retry: <ms>\nid: <cursor>\n\n".
+func AppendMuxOpen(dst []byte, ms int64, cursor []byte) []byte {
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, ms, 10)
+	dst = append(dst, "\nid: "...)
+	dst = append(dst, cursor...)
+	return append(dst, "\n\n"...)
+}
+
+// muxCopy returns the multiplexed form of event frame f of channel ch, a
+// new frame whose ID is f's.
+func muxCopy(ch string, f *ring.Frame) *ring.Frame {
+	event, data := EventOf(f)
+	m := ring.NewFrame()
+	m.ID = f.ID
+	m.SetBytes(AppendMuxEvent(m.Buf(), ch, f.ID, event, data))
+	return m
+}
+
+// muxFrameLocked builds the multiplexed form of event id for the
+// channel's multiplexed members, holding one reference per member; nil
+// when it has none. c.mu is held.
+func (c *Channel) muxFrameLocked(id uint64, event, data []byte) *ring.Frame {
+	if c.muxSubs == 0 {
+		return nil
+	}
+	m := ring.NewFrame()
+	m.ID = id
+	m.SetBytes(AppendMuxEvent(m.Buf(), c.name, id, event, data))
+	m.Retain(int32(c.muxSubs - 1))
+	return m
 }

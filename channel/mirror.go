@@ -92,7 +92,7 @@ func (c *Channel) Resync(base, last uint64, events []Event) {
 	c.ring, c.base, c.last = fresh, base, last
 	c.ringCost.Store(fresh.Cost())
 	for _, s := range c.subs {
-		c.replayLocked(s.sink, had)
+		c.replayLocked(s.sink, had, s.mux)
 	}
 	for _, w := range c.waiters {
 		w.sink.Send(wake)

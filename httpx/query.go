@@ -11,28 +11,13 @@ import "bytes"
 // Either stays valid until the next Parse or Reset. Query does not allocate once the
 // scratch has grown to fit.
 func (r *Request) Query(name string) ([]byte, bool) {
-	q := r.RawQuery
-	for len(q) > 0 {
-		var pair []byte
-		pair, q, _ = cut(q, '&')
-		if len(pair) == 0 || bytes.IndexByte(pair, ';') >= 0 {
-			continue
-		}
-		k, v, _ := cut(pair, '=')
-		if !unescapedEqual(k, name) {
-			continue
-		}
-		if v == nil {
-			v = pair[len(pair):]
-		}
-		if bytes.IndexByte(v, '%') < 0 && bytes.IndexByte(v, '+') < 0 {
-			return v, true
-		}
-		if dec, ok := r.unescape(v, true); ok {
-			return dec, true
-		}
-	}
-	return nil, false
+	var out []byte
+	found := false
+	r.QueryEach(name, func(v []byte) bool {
+		out, found = v, true
+		return false
+	})
+	return out, found
 }
 
 // unescapedEqual reports whether the query-decoding of enc is name, without
@@ -57,4 +42,35 @@ func unescapedEqual(enc []byte, name string) bool {
 		j++
 	}
 	return j == len(name)
+}
+
+// QueryEach calls fn with the decoded value of every query parameter whose
+// decoded name is name, in order, until fn returns false; the rules are
+// Query's. Each value is valid as Query's are.
+func (r *Request) QueryEach(name string, fn func(v []byte) bool) {
+	q := r.RawQuery
+	for len(q) > 0 {
+		var pair []byte
+		pair, q, _ = cut(q, '&')
+		if len(pair) == 0 || bytes.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		k, v, _ := cut(pair, '=')
+		if !unescapedEqual(k, name) {
+			continue
+		}
+		if v == nil {
+			v = pair[len(pair):]
+		}
+		if bytes.IndexByte(v, '%') >= 0 || bytes.IndexByte(v, '+') >= 0 {
+			dec, ok := r.unescape(v, true)
+			if !ok {
+				continue
+			}
+			v = dec
+		}
+		if !fn(v) {
+			return
+		}
+	}
 }

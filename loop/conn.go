@@ -151,6 +151,13 @@ func (c *Conn) Replay(f *ring.Frame) bool {
 	return c.enqueue(f, false, true)
 }
 
+// SendPair queues a then b with nothing between them (channel.PairSink: a
+// multiplexed stream's cursor line and its frame); live as for Send, else
+// as for Replay.
+func (c *Conn) SendPair(a, b *ring.Frame, live bool) bool {
+	return c.enqueuePair(a, b, live)
+}
+
 // Close closes the connection for reason. It only records the request; a
 // flusher goroutine calls netpoll's Close, so Close is safe with any lock
 // held (including a channel's).

@@ -74,20 +74,34 @@ var scratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
 // queue; without, the caller flushes it itself (flushOwn). It reports
 // false, releasing f, when the connection no longer accepts frames.
 func (c *Conn) enqueue(f *ring.Frame, live, schedule bool) bool {
-	n := f.Len()
+	return c.enqueueFrames(live, schedule, f)
+}
+
+// enqueuePair appends a then b, with nothing between them.
+func (c *Conn) enqueuePair(a, b *ring.Frame, live bool) bool {
+	return c.enqueueFrames(live, true, a, b)
+}
+
+// enqueueFrames appends fs together, as enqueue describes; all or none.
+func (c *Conn) enqueueFrames(live, schedule bool, fs ...*ring.Frame) bool {
+	n := 0
+	for _, f := range fs {
+		n += f.Len()
+	}
 	c.mu.Lock()
-	if !c.state().accepting() {
+	refuse := !c.state().accepting()
+	slow := !refuse && live && c.pending-c.whole+n > c.srv.cfg.MaxPendingBytes
+	if refuse || slow {
 		c.mu.Unlock()
-		f.Release()
+		for _, f := range fs {
+			f.Release()
+		}
+		if slow {
+			c.Close(CloseSlowConsumer)
+		}
 		return false
 	}
-	if live && c.pending-c.whole+n > c.srv.cfg.MaxPendingBytes {
-		c.mu.Unlock()
-		f.Release()
-		c.Close(CloseSlowConsumer)
-		return false
-	}
-	c.queue = append(c.queue, f)
+	c.queue = append(c.queue, fs...)
 	c.pending += n
 	if !live {
 		c.whole += n
