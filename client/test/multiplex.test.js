@@ -1,18 +1,15 @@
 // Multiplexed subscriptions (SPEC 3.8, SPEC 6): subscribe({ channels, url }, ...) over one stream,
-// resumed by an opaque cursor. The Go server does not speak multiplexing yet, so these tests run
-// against the mock whatever REALTIME_BIN says (startMock); the scripted-fetch ones pin down the
-// exact frames.
+// resumed by an opaque cursor. The server-backed tests run against the mock, or the Go server
+// with REALTIME_BIN (cursors a test makes up come from server.encodeCursor, in that server's
+// format); the scripted-fetch ones pin down the exact frames.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RealtimeError, subscribe } from "../realtime.js";
-import { setup as setupServer, isPoll, isStream } from "../testkit/harness.js";
-import { encodeCursor } from "../testkit/mock-server.js";
+import { setup, isPoll, isStream } from "../testkit/harness.js";
 import { json, never, scriptedFetch, sse } from "../testkit/scripted-fetch.js";
-import { startMock } from "../testkit/server.js";
 import { collector, delay, waitFor } from "../testkit/wait.js";
 
 const CURSOR = /^[A-Za-z0-9._~-]+$/;
-const setup = (t, serverOptions) => setupServer(t, serverOptions, { start: startMock });
 
 /** byChannel groups logged events per channel: { channel: [[id, data], ...] }. */
 function byChannel(events) {
@@ -109,7 +106,7 @@ describe("multiplexed, against the mock server", () => {
         const [b0] = await publishAll(server, [[b, "b0"]]);
         const published = await publishAll(server, [1, 2, 3, 4, 5, 6].map((i) => [a, i]));
         const { from, data } = expect(published);
-        const cursor = encodeCursor({ [a]: from, [b]: b0.id });
+        const cursor = server.encodeCursor({ [a]: from, [b]: b0.id });
         if (via === "poll") proxy.block("/sse", 404);
         const polling = via === "poll" ? { fallbackPollingUrl: `${proxy.url}/poll`, pollingAfterMs: 50 } : {};
         const { sub, log, requests } = open({ channels: [a, b], url: "/sse" }, { cursor, ...polling });
