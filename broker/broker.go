@@ -144,7 +144,9 @@ func (b *Broker) ServeRequest(c *loop.Conn, req *httpx.Request) {
 	case hasPrefix(p, "/poll/"):
 		b.poll(c, req, p[len("/poll/"):])
 	case hasPrefix(p, "/channels/"):
-		b.channelInfo(c, req, p[len("/channels/"):])
+		b.channels(c, req, p[len("/channels/"):])
+	case string(p) == "/disconnect":
+		b.disconnect(c, req)
 	case string(p) == "/realtime.js":
 		b.script(c, req)
 	case string(p) == "/demo" || string(p) == "/":

@@ -20,6 +20,7 @@ type muxEvent struct {
 	id      uint64
 	data    json.RawMessage
 	reset   map[string]any // the data of a realtime.reset
+	rawData string         // the data line as sent
 }
 
 // muxPath builds /sse?channel=...&... (or /poll...) for names.
@@ -78,6 +79,7 @@ func (st *stream) nextMux() muxEvent {
 		ID      uint64          `json:"id"`
 		Data    json.RawMessage `json:"data"`
 	}
+	e.rawData = data
 	if e.event == "realtime.reset" {
 		mustJSON(st.t, data, &e.reset)
 		e.channel, _ = e.reset["channel"].(string)

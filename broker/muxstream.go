@@ -50,7 +50,7 @@ func (b *Broker) startMux(c *loop.Conn, req *httpx.Request, mr muxRequest, grant
 		}
 	})
 	for i := range mr.names {
-		open := channel.Open{Last: mr.pos[i], HasLast: mr.has[i], Mux: true}
+		open := channel.Open{Last: mr.pos[i], HasLast: mr.has[i], Mux: true, Principal: grants[i].Principal}
 		sub, err := b.eng.Subscribe(mr.names[i], stream.Member(i), open, func(sub *channel.Subscription, err error) {
 			subs[i], errs[i] = sub, err
 			fan.later()

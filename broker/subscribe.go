@@ -38,7 +38,7 @@ func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d de
 	} else {
 		head.SetBytes(append(head.Buf(), b.streamHead...))
 	}
-	open := channel.Open{Last: last, HasLast: hasLast, Head: head, Retry: b.streamRetry()}
+	open := channel.Open{Last: last, HasLast: hasLast, Head: head, Retry: b.streamRetry(), Principal: grant.Principal}
 	if b.local {
 		sub, err := b.eng.Subscribe(name, c, open, nil)
 		head.Release()

@@ -52,6 +52,7 @@ type Channel struct {
 	mu        sync.Mutex
 	subs      []*Subscription // guarded by mu; event streams, in arbitrary order
 	muxSubs   int             // guarded by mu; of subs, the members of multiplexed streams (they get the multiplexed form)
+	who       map[string]int  // guarded by mu; streams per principal (presence)
 	waiters   []*Subscription // guarded by mu; parked long-polls: woken by events, not counted as subscribers
 	base      uint64          // guarded by mu; immutable after creation
 	last      uint64          // guarded by mu; id of the newest event, base if none
@@ -68,12 +69,13 @@ type Channel struct {
 
 // Subscription is one subscriber's membership of a channel.
 type Subscription struct {
-	ch     *Channel // immutable
-	sink   Sink     // immutable
-	waiter bool     // immutable: a parked long-poll, in ch.waiters
-	mux    bool     // immutable: a member of a multiplexed stream, sent the multiplexed form
-	joined uint64   // immutable: the channel's last id when it was registered
-	idx    int      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
+	ch        *Channel // immutable
+	sink      Sink     // immutable
+	waiter    bool     // immutable: a parked long-poll, in ch.waiters
+	mux       bool     // immutable: a member of a multiplexed stream, sent the multiplexed form
+	joined    uint64   // immutable: the channel's last id when it was registered
+	principal string   // immutable: who the authorizer allowed (presence, revocation)
+	idx       int      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
 }
 
 // Joined returns the channel's last id when the subscription was
@@ -94,6 +96,8 @@ type Open struct {
 	// the position it leaves the client at (see MuxStream). Head is not
 	// used: the stream sends its own opening.
 	Mux bool
+	// Principal is who the authorizer allowed (presence and revocation).
+	Principal string
 }
 
 // Reset describes a realtime.reset frame (SPEC 3.2).
@@ -213,10 +217,14 @@ func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	}
 	c.used = true
 	s := c.addLocked(sink, false)
-	s.mux, s.joined = o.Mux, c.last
+	s.mux, s.joined, s.principal = o.Mux, c.last, o.Principal
 	if o.Mux {
 		c.muxSubs++
 	}
+	if c.who == nil {
+		c.who = map[string]int{}
+	}
+	c.who[o.Principal]++
 	return s, nil
 }
 
@@ -300,9 +308,14 @@ func (s *Subscription) Cancel() {
 
 // cancel removes the subscription and reports whether it was registered.
 func (s *Subscription) cancel() bool {
+	s.ch.mu.Lock()
+	defer s.ch.mu.Unlock()
+	return s.cancelLocked()
+}
+
+// cancelLocked is cancel with the channel's lock held.
+func (s *Subscription) cancelLocked() bool {
 	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	i := s.idx
 	if i < 0 {
 		return false
@@ -320,6 +333,11 @@ func (s *Subscription) cancel() bool {
 	s.idx = -1
 	if s.mux {
 		c.muxSubs--
+	}
+	if !s.waiter {
+		if c.who[s.principal]--; c.who[s.principal] == 0 {
+			delete(c.who, s.principal)
+		}
 	}
 	if len(c.subs) == 0 && len(c.waiters) == 0 {
 		c.idleSince = c.reg.nowNano()

@@ -51,6 +51,19 @@ type Engine interface {
 	// none.
 	Info(name []byte, done func(Info, error)) (Info, error)
 
+	// Presence returns who is subscribed to channel name, on every node
+	// (SPEC 3.9); a channel nobody is subscribed to has an empty one.
+	Presence(name []byte, done func(Presence, error)) (Presence, error)
+
+	// Disconnect ends the streams v selects, on every node, each after a
+	// realtime.closed frame, and returns how many it ended.
+	Disconnect(v Revocation, done func(int, error)) (int, error)
+
+	// Delete ends every stream of channel name, on every node, drops its
+	// buffer and ends its incarnation (SPEC 3.9); it returns how many
+	// streams it ended.
+	Delete(name []byte, done func(int, error)) (int, error)
+
 	// Ready reports whether the engine can serve (its store is reachable).
 	Ready() bool
 

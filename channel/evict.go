@@ -83,19 +83,38 @@ func (r *Registry) expire(c *Channel, now int64) {
 		r.evictor.arm(c, due) // published to since it was armed
 		return
 	}
+	c.mu.Unlock()
+	if r.remove(c) {
+		r.evictor.evicted.Add(1)
+	}
+}
+
+// remove ends c's incarnation: it is marked dead (callers look the name up
+// again), its ring released, the high-water mark raised above its ids, and
+// it leaves the registry. Parked long-polls are woken (they poll again, on
+// the next incarnation). It reports false if c was already gone.
+func (r *Registry) remove(c *Channel) bool {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return false
+	}
 	c.dead = true
 	r.raiseHighWater(c.last)
 	cost := c.ring.Cost()
 	c.ring.Clear()
 	c.ringCost.Store(0)
+	for _, w := range c.waiters {
+		w.sink.Send(wake)
+	}
 	c.mu.Unlock()
 	r.buffered(-cost)
 	r.channels.Compute(c.name, func(cur *Channel, loaded bool) (*Channel, bool) {
 		return cur, !loaded || cur == c // delete only this incarnation
 	})
 	r.count.Add(-1)
-	r.evictor.evicted.Add(1)
 	if r.cfg.OnEvict != nil {
 		r.cfg.OnEvict(c)
 	}
+	return true
 }

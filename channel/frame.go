@@ -185,3 +185,26 @@ func (c *Channel) muxFrameLocked(id uint64, event, data []byte) *ring.Frame {
 	m.Retain(int32(c.muxSubs - 1))
 	return m
 }
+
+// The last frame of a stream ended for good (SPEC 3.9).
+
+// AppendClosed appends the last frame of a stream that is ended for good:
+//
+//	event: realtime.closed\ndata: {"reason":"<reason>"}\n\n
+func AppendClosed(dst []byte, reason string) []byte {
+	dst = append(dst, "event: "+ClosedEvent+"\ndata: {\"reason\":\""...)
+	dst = append(dst, reason...)
+	return append(dst, "\"}\n\n"...)
+}
+
+// AppendMuxClosed appends the multiplexed form, which ends one channel of
+// a multiplexed stream:
+//
+//	event: realtime.closed\ndata: {"channel":"<ch>","reason":"<reason>"}\n\n
+func AppendMuxClosed(dst []byte, ch, reason string) []byte {
+	dst = append(dst, "event: "+ClosedEvent+"\ndata: {\"channel\":"...)
+	dst = httpx.AppendJSONString(dst, ch)
+	dst = append(dst, ",\"reason\":\""...)
+	dst = append(dst, reason...)
+	return append(dst, "\"}\n\n"...)
+}

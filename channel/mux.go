@@ -25,10 +25,12 @@ type MuxStream struct {
 	members []member // immutable
 
 	mu      sync.Mutex
-	cur     *Cursor  // guarded by mu
-	opening bool     // guarded by mu: frames are held until Open
-	held    []held   // guarded by mu
-	failed  bool     // guarded by mu: out refused a frame; nothing more is sent
+	cur     *Cursor // guarded by mu
+	opening bool    // guarded by mu: frames are held until Open
+	held    []held  // guarded by mu
+	failed  bool    // guarded by mu: out refused a frame; nothing more is sent
+	ended   []bool  // guarded by mu: the channels ended by a realtime.closed (Disconnect)
+	nEnded  int     // guarded by mu
 }
 
 // PairSink is the sink of a multiplexed stream: besides Sink it queues two
@@ -47,7 +49,7 @@ type member struct {
 }
 
 type held struct {
-	slot int
+	slot int // -1: f is a realtime.closed frame
 	f    *ring.Frame
 	live bool
 }
@@ -55,7 +57,7 @@ type held struct {
 // NewMuxStream returns a stream of channels names writing to out, held
 // until Open.
 func NewMuxStream(out PairSink, names []string) *MuxStream {
-	s := &MuxStream{out: out, cur: NewCursor(names), opening: true}
+	s := &MuxStream{out: out, cur: NewCursor(names), opening: true, ended: make([]bool, len(names))}
 	s.members = make([]member, len(names))
 	for i := range s.members {
 		s.members[i] = member{s: s, slot: i}
@@ -87,10 +89,17 @@ func (s *MuxStream) Open(head *ring.Frame, retry time.Duration) {
 		s.failed = true
 	}
 	for i, h := range s.held {
-		s.writeLocked(h.slot, h.f, h.live)
+		if h.slot < 0 { // a channel's realtime.closed
+			s.writeClosedLocked(h.f)
+		} else {
+			s.writeLocked(h.slot, h.f, h.live)
+		}
 		s.held[i] = held{}
 	}
 	s.held = nil
+	if e, ok := s.out.(Ender); ok && s.nEnded == len(s.members) && !s.failed {
+		e.End(nil)
+	}
 }
 
 // Discard drops what is held: the stream will not open (a channel refused
@@ -106,6 +115,30 @@ func (s *MuxStream) Discard() {
 
 func (m *member) Send(f *ring.Frame) bool   { return m.s.deliver(m.slot, f, true) }
 func (m *member) Replay(f *ring.Frame) bool { return m.s.deliver(m.slot, f, false) }
+func (m *member) End(f *ring.Frame) bool    { return m.s.end(m.slot, f) }
+
+// end ends channel slot of the stream with f, its realtime.closed frame in
+// the multiplexed form (Ender). When no channel is left, the connection
+// ends after it (if out is an Ender; else the frame is all that is sent).
+func (s *MuxStream) end(slot int, f *ring.Frame) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended[slot] || s.failed {
+		f.Release()
+		return false
+	}
+	s.ended[slot] = true
+	s.nEnded++
+	if s.opening {
+		s.held = append(s.held, held{slot: -1, f: f})
+	} else if !s.writeClosedLocked(f) {
+		return true
+	}
+	if e, ok := s.out.(Ender); ok && s.nEnded == len(s.members) && !s.opening {
+		e.End(nil)
+	}
+	return true
+}
 
 // deliver writes or holds frame f of channel slot; live frames count
 // against the connection's backlog limit, replayed ones are whole.
@@ -130,6 +163,22 @@ func (s *MuxStream) writeLocked(slot int, f *ring.Frame, live bool) bool {
 	id := ring.NewFrame()
 	id.SetBytes(AppendCursorLine(id.Buf(), s.cur.Bytes()))
 	if !s.out.SendPair(id, f, live) {
+		s.failed = true
+		return false
+	}
+	return true
+}
+
+// writeClosedLocked queues the cursor as it stands, then f, a channel's
+// realtime.closed frame, whole. mu is held.
+func (s *MuxStream) writeClosedLocked(f *ring.Frame) bool {
+	if s.failed {
+		f.Release()
+		return false
+	}
+	id := ring.NewFrame()
+	id.SetBytes(AppendCursorLine(id.Buf(), s.cur.Bytes()))
+	if !s.out.SendPair(id, f, false) {
 		s.failed = true
 		return false
 	}

@@ -158,6 +158,35 @@ func (c *Conn) SendPair(a, b *ring.Frame, live bool) bool {
 	return c.enqueuePair(a, b, live)
 }
 
+// End ends a stream for good (channel.Ender): f, if not nil, is queued as
+// its last frame, delivered whole, and the connection closes once its
+// queue is written (CloseRevoked). It takes over the reference to f and
+// reports whether this call ended the stream: false if it was not an open
+// stream (already ending or closing), f then released.
+func (c *Conn) End(f *ring.Frame) bool {
+	c.mu.Lock()
+	if c.state() != stateStream {
+		c.mu.Unlock()
+		if f != nil {
+			f.Release()
+		}
+		return false
+	}
+	if f != nil {
+		c.queue = append(c.queue, f)
+		c.pending += f.Len()
+		c.whole += f.Len()
+	}
+	c.setReason(CloseRevoked)
+	c.setStateLocked(stateEnding)
+	push := c.scheduleLocked()
+	c.mu.Unlock()
+	if push {
+		c.srv.flushq.push(c)
+	}
+	return true
+}
+
 // Close closes the connection for reason. It only records the request; a
 // flusher goroutine calls netpoll's Close, so Close is safe with any lock
 // held (including a channel's).

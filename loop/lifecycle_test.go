@@ -142,3 +142,26 @@ func TestWholeDeliveriesAreNotABacklog(t *testing.T) {
 		t.Fatalf("one byte over the limit: state %v reason %v, want a slow-consumer close", c.state(), c.closeReason())
 	}
 }
+
+// TestEndQueuesLastFrameOnce: End queues its frame whole past the backlog
+// limit, ends the stream (revoked) and refuses a second time; on a
+// connection that is not a stream it does nothing.
+func TestEndQueuesLastFrameOnce(t *testing.T) {
+	s := testServer(t, func(c *Config) { c.MaxPendingBytes = 4 })
+	c, _ := pipeConn(t, s)
+	c.ws = writeQueued // keep the flushers away
+	if c.End(frameOf("early")) || c.state() != stateRequest {
+		t.Fatalf("End before StartStream: state %v, want it refused", c.state())
+	}
+	c.StartStream(nil)
+	if !c.End(frameOf("last words")) {
+		t.Fatal("End on a stream refused")
+	}
+	if c.state() != stateEnding || c.closeReason() != CloseRevoked || c.pending != len("last words") {
+		t.Fatalf("after End: state %v reason %v pending %d", c.state(), c.closeReason(), c.pending)
+	}
+	if c.End(frameOf("again")) || c.Send(frameOf("x")) {
+		t.Fatal("an ended stream accepted a frame")
+	}
+	_ = c.onNetpollClose(nil)
+}

@@ -18,12 +18,14 @@ const (
 	CloseExpired                          // the stream's credential expired
 	CloseOverload                         // accepted past MaxConns (answered 503 first)
 	CloseShutdown                         // the server is shutting down
+	CloseRevoked                          // ended by the publisher side: a disconnect or a channel deleted (SPEC 3.9)
 	numCloseReasons
 )
 
 var reasonNames = [numCloseReasons]string{
 	"peer", "write_error", "slow_consumer", "write_stall", "header_timeout",
 	"idle_timeout", "bad_request", "response", "expired", "overload", "shutdown",
+	"revoked",
 }
 
 // String returns the reason's metric label.

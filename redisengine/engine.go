@@ -43,6 +43,7 @@ type Engine struct {
 	pubq  *queue[*pubJob]
 	syncq *queue[func(context.Context)]
 	dirty dirtySet // channels whose subscriber count must be written to Redis
+	ctl   control  // presence, disconnect and delete requests waiting for the nodes' answers
 
 	up    atomic.Bool  // the last readiness ping was answered in time
 	rtt   atomic.Int64 // its round trip, ns

@@ -20,6 +20,7 @@ type engineStats struct {
 	badMessages      atomic.Uint64 // pub/sub messages that did not parse
 	connectErrors    atomic.Uint64 // failed attempts to connect at start
 	upkeepErrors     atomic.Uint64 // lease, count or TTL writes that failed
+	ctlTimeouts      atomic.Uint64 // presence, disconnect and delete requests some leased node did not answer in time
 }
 
 var (
@@ -37,6 +38,7 @@ var (
 	descDeaf       = desc("pubsub_deaf_total", "Pub/sub connections replaced because they delivered nothing, not even a probe.")
 	descBadMsgs    = desc("pubsub_bad_messages_total", "Pub/sub messages that did not parse.")
 	descUpkeepErrs = desc("upkeep_errors_total", "Lease, subscriber count or TTL writes that failed.")
+	descCtlTimeout = desc("control_timeouts_total", "Presence, disconnect and delete requests that some node holding a lease did not answer within a second (answered with the others).")
 	descQueued     = desc("queued_publishes", "Publishes waiting for a publisher goroutine.")
 )
 
@@ -45,7 +47,7 @@ func desc(name, help string) *prometheus.Desc {
 }
 
 var allDescs = []*prometheus.Desc{descUp, descPartsUp, descMirrors, descRTT, descPublishes, descPubErrors, descJoins,
-	descRepairs, descRepairErrs, descGaps, descReconnects, descDeaf, descBadMsgs, descUpkeepErrs, descQueued}
+	descRepairs, descRepairErrs, descGaps, descReconnects, descDeaf, descBadMsgs, descUpkeepErrs, descCtlTimeout, descQueued}
 
 // Describe implements prometheus.Collector: the broker registers the
 // engine's metrics beside its own.
@@ -87,5 +89,6 @@ func (e *Engine) Collect(ch chan<- prometheus.Metric) {
 	counter(descDeaf, &s.deaf)
 	counter(descBadMsgs, &s.badMessages)
 	counter(descUpkeepErrs, &s.upkeepErrors)
+	counter(descCtlTimeout, &s.ctlTimeouts)
 	gauge(descQueued, float64(e.pubq.len()))
 }

@@ -153,6 +153,9 @@ func (p *partition) session() error {
 // every channel this node mirrors in the partition.
 func (p *partition) resubscribe(dc rueidis.DedicatedClient) error {
 	chans := []string{p.probe}
+	if p.idx == 0 {
+		chans = append(chans, p.e.ctlChannel())
+	}
 	p.forEachMirror(func(m *mirror) { chans = append(chans, m.k.pubsub) })
 	for len(chans) > 0 {
 		n := min(len(chans), 256)
@@ -280,7 +283,10 @@ func (p *partition) onMessage(pm rueidis.PubSubMessage) {
 	p.received.Add(1)
 	name, ok := strings.CutPrefix(pm.Channel, p.pp+"p:")
 	if !ok {
-		return // the probe
+		if p.idx == 0 && pm.Channel == p.e.ctlChannel() {
+			p.e.onControl(pm.Message)
+		}
+		return // else the probe
 	}
 	msg, err := parseMessage(pm.Message)
 	if err != nil {

@@ -124,6 +124,19 @@ if first[1] then oldest = string.match(first[1][1], '^%d+') end
 return {m[1], oldest, n, subscribers(KEYS[3], KEYS[4], '', tonumber(ARGV[1]))}
 `)
 
+// deleteScript ends a channel's incarnation for DELETE /channels/{channel}
+// (SPEC 3.9): its buffer is dropped and its base moved up to its last id,
+// so a resume from an earlier id gets buffer_gap and the next event is
+// numbered above every earlier one, as in the memory engine.
+//
+//	KEYS: meta, stream, rv
+var deleteScript = newScript(prelude + `
+local m = redis.call('HMGET', KEYS[1], 'last', 'run')
+redis.call('DEL', KEYS[2])
+if m[1] and m[2] == runid(KEYS[3]) then redis.call('HSET', KEYS[1], 'base', m[1]) end
+return 1
+`)
+
 // script is a Lua script run with EVALSHA, falling back to EVAL (which
 // loads it) when Redis answers NOSCRIPT, as after a restart. Unlike
 // rueidis.Lua.ExecMulti it loads nothing up front: a batch is one round.
