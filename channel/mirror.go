@@ -109,6 +109,15 @@ func (c *Channel) Position() (base, last uint64) {
 	return c.base, c.last
 }
 
+// Ahead reports whether a client's last id is above the channel's last id
+// in the current incarnation: the client has seen an event c has not got
+// yet (a mirror behind its store).
+func (c *Channel) Ahead(last uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return last > c.last
+}
+
 // Subscribers returns the number of streams on c.
 func (c *Channel) Subscribers() int {
 	c.mu.Lock()

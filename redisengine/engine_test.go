@@ -1,6 +1,7 @@
 package redisengine
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,5 +141,42 @@ func TestTwoNodesShareAChannel(t *testing.T) {
 	}
 	if got := waitFrames(t, rec, 20); strings.Join(got, "") != strings.Join(want, "") {
 		t.Fatalf("subscriber on the other node got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestResumeAheadOfTheMirror: a client resumes on a node whose mirror has
+// not got the client's last event yet (pub/sub reached the client's old
+// node first). The node reads the history before answering: no reset, no
+// event twice — and the node's other subscribers get the event too.
+func TestResumeAheadOfTheMirror(t *testing.T) {
+	r := redisproc.StartT(t, redisproc.Options{})
+	a, b := newEngine(t, r.URL(), "ahead:", nil), newEngine(t, r.URL(), "ahead:", nil)
+	live := &recorder{}
+	subscribe(t, b, "c", live, channel.Open{})
+	p1 := publish(t, a, "c", "e", "1")
+	waitFrames(t, live, 1)
+
+	// Event 2 reaches Redis but not b's pub/sub connection (as if it were
+	// still on its way).
+	cl := a.publishCall("c", []byte("e"), []byte("2"))
+	cl.keys[5] = "ahead:nowhere"
+	v, err := publishScript.exec(context.Background(), a.cmd(), cl.keys, cl.args).ToArray()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, _ := v[0].AsInt64()
+	if uint64(id2) != p1.ID+1 {
+		t.Fatalf("injected id %d, want %d", id2, p1.ID+1)
+	}
+
+	resumed := &recorder{}
+	subscribe(t, b, "c", resumed, channel.Open{Last: uint64(id2), HasLast: true})
+	p3 := publish(t, a, "c", "e", "3")
+	if got := waitFrames(t, resumed, 1); got[0] != frame(p3.ID, "e", "3") {
+		t.Fatalf("resumed client got %q first, want only event %d", got, p3.ID)
+	}
+	want := frame(p1.ID, "e", "1") + frame(uint64(id2), "e", "2") + frame(p3.ID, "e", "3")
+	if got := waitFrames(t, live, 3); strings.Join(got, "") != want {
+		t.Fatalf("live subscriber got %q, want %q", got, want)
 	}
 }

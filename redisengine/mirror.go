@@ -38,6 +38,7 @@ type mirror struct {
 	state    mirrorState      // guarded by mu
 	ch       *channel.Channel // guarded by mu; nil while joining
 	waiting  []waiter         // guarded by mu; requests parked until the join is done
+	ahead    []waiter         // guarded by mu; resumes from an id the mirror has not got yet, parked until a repair
 	backlog  []message        // guarded by mu; events that arrived while joining or repairing, in order
 	overflow bool             // guarded by mu; the backlog was cut: the repair reads everything from history
 	used     bool             // guarded by mu; a stream (not only polls) asked for it
@@ -77,6 +78,14 @@ func (w waiter) serve(ch *channel.Channel) {
 	w.subscribed(sub, err)
 }
 
+// last returns the id w resumes from, if it has one.
+func (w waiter) last() (uint64, bool) {
+	if w.poll != nil {
+		return w.poll.Last, w.poll.HasLast
+	}
+	return w.open.Last, w.open.HasLast
+}
+
 // fail answers w with err.
 func (w waiter) fail(err error) {
 	if w.poll != nil {
@@ -99,6 +108,19 @@ func (e *Engine) serveOrPark(name []byte, w waiter, used bool) (*channel.Channel
 		switch m.state {
 		case live, repairing:
 			ch := m.ch
+			if last, ok := w.last(); ok && ch.Ahead(last) {
+				// The client has seen an event this node has not got yet
+				// (its stream was on a node pub/sub reached first): read
+				// the history before answering, or it would get a reset
+				// and then that event again.
+				m.ahead = append(m.ahead, w)
+				first := len(m.ahead) == 1
+				m.mu.Unlock()
+				if first {
+					e.syncq.push(m.repair)
+				}
+				return nil, channel.ErrPending
+			}
 			m.mu.Unlock()
 			return ch, nil
 		case joining:
@@ -189,11 +211,13 @@ func (m *mirror) repair(ctx context.Context) {
 		if m.part.up.Load() { // else the partition's reconnect repairs it
 			e.later(m.repair)
 		}
+		m.failAhead(channel.ErrUnavailable)
 		return
 	}
 	m.mu.Lock()
 	if m.state == gone {
 		m.mu.Unlock()
+		m.failAhead(channel.ErrUnavailable)
 		return
 	}
 	ch.Resync(h.base, h.last, h.events)
@@ -202,10 +226,27 @@ func (m *mirror) repair(ctx context.Context) {
 	if !again {
 		m.state = live
 	}
+	ahead := m.ahead
+	m.ahead = nil
 	m.mu.Unlock()
 	e.stats.repairs.Add(1)
 	if again {
 		e.syncq.push(m.repair)
+	}
+	for _, w := range ahead { // up to date with Redis now: what is still ahead is a reset
+		w.serve(ch)
+	}
+}
+
+// failAhead answers the resumes parked for a repair that could not read
+// the history (503: the client retries).
+func (m *mirror) failAhead(err error) {
+	m.mu.Lock()
+	ahead := m.ahead
+	m.ahead = nil
+	m.mu.Unlock()
+	for _, w := range ahead {
+		w.fail(err)
 	}
 }
 
@@ -286,6 +327,7 @@ func (e *Engine) onEvict(c *channel.Channel) {
 	if mine {
 		e.forget(m)
 		e.dirty.mark(m.name) // its count on this node goes
+		m.failAhead(channel.ErrUnavailable)
 	}
 }
 
