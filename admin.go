@@ -55,7 +55,8 @@ func startAdmin(addr string, b *broker.Broker, log *slog.Logger) (*adminServer, 
 func (a *adminServer) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
 
 // secretFlags are the flags whose values /debug/pprof/cmdline must not show.
-var secretFlags = map[string]bool{"jwt-secret": true, "publish-key": true}
+var secretFlags = map[string]bool{"jwt-secret": true, "jwt-secret-previous": true, "publish-key": true,
+	"events-secret": true, "redis": true} // a Redis URL may carry a password
 
 // redactedCmdline serves what pprof's cmdline handler does — the command
 // line, NUL-separated — with the values of secret flags replaced.

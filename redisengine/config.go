@@ -59,6 +59,16 @@ func (c Config) Validate() error {
 }
 
 // parseURL returns the addresses of --redis and whether it names a Cluster.
+// Redacted returns the URL of --redis with its password, if any, masked:
+// for logs.
+func Redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
 func parseURL(raw string) (addrs []string, cluster bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -68,6 +78,9 @@ func parseURL(raw string) (addrs []string, cluster bool, err error) {
 	case "redis":
 		if u.Host == "" {
 			return nil, false, errors.New("redisengine: --redis redis://host:port/db needs a host")
+		}
+		if u.Query().Has("master_set") {
+			return nil, false, errors.New("redisengine: --redis: Sentinel (master_set) is not supported; use one Redis or a Cluster")
 		}
 		return []string{u.Host}, false, nil
 	case "redis-cluster":

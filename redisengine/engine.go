@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,7 @@ func (e *Engine) connect() bool {
 			return true
 		}
 		e.stats.connectErrors.Add(1)
-		e.log.Warn("redis: cannot connect", "url", e.cfg.URL, "err", err)
+		e.log.Warn("redis: cannot connect", "url", Redacted(e.cfg.URL), "err", err)
 		if !b.sleep(e.stop) {
 			return false
 		}
@@ -185,6 +186,10 @@ func (e *Engine) connect() bool {
 func (e *Engine) newClients() (*clients, error) {
 	addrs, cluster, _ := parseURL(e.cfg.URL)
 	opt := rueidis.ClientOption{InitAddress: addrs, ForceSingleClient: !cluster}
+	if u, err := url.Parse(e.cfg.URL); err == nil && cluster && u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
 	if !cluster {
 		parsed, err := rueidis.ParseURL(e.cfg.URL)
 		if err != nil {

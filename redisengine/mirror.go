@@ -97,7 +97,8 @@ func (w waiter) fail(err error) {
 
 // serveOrPark answers w at once from name's mirror when it is live, or
 // parks it until the mirror's join is done (ErrPending). A channel this
-// node does not hold cannot be joined while Redis is unreachable.
+// node does not hold cannot be joined while Redis, or its partition's
+// pub/sub connection, is down.
 func (e *Engine) serveOrPark(name []byte, w waiter, used bool) (*channel.Channel, error) {
 	for {
 		m, err := e.mirrorOf(name)
@@ -139,10 +140,10 @@ func (e *Engine) mirrorOf(name []byte) (*mirror, error) {
 	if m, ok := e.mirrors.Load(unsafe.String(unsafe.SliceData(name), len(name))); ok {
 		return m, nil
 	}
-	if !e.Ready() {
-		return nil, channel.ErrUnavailable
-	}
 	key := string(name)
+	if _, p := e.keysOf(key); !e.up.Load() || !p.up.Load() {
+		return nil, channel.ErrUnavailable // only this channel's partition matters: one Cluster master down leaves the others served
+	}
 	created := false
 	m, _ := e.mirrors.LoadOrCompute(key, func() *mirror {
 		created = true

@@ -67,7 +67,7 @@ func (e *Engine) ping() {
 	}
 	e.rtt.Store(int64(time.Since(start)))
 	if !e.up.Swap(true) {
-		e.log.Info("redis: reachable", "url", e.cfg.URL)
+		e.log.Info("redis: reachable", "url", Redacted(e.cfg.URL))
 	}
 }
 
