@@ -225,6 +225,9 @@ func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 		c.who = map[string]int{}
 	}
 	c.who[o.Principal]++
+	if len(c.subs) == 1 && c.reg.cfg.OnOccupancy != nil {
+		c.reg.cfg.OnOccupancy(c.name, true)
+	}
 	return s, nil
 }
 
@@ -337,6 +340,9 @@ func (s *Subscription) cancelLocked() bool {
 	if !s.waiter {
 		if c.who[s.principal]--; c.who[s.principal] == 0 {
 			delete(c.who, s.principal)
+		}
+		if len(c.subs) == 0 && c.reg.cfg.OnOccupancy != nil {
+			c.reg.cfg.OnOccupancy(c.name, false)
 		}
 	}
 	if len(c.subs) == 0 && len(c.waiters) == 0 {

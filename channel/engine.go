@@ -64,6 +64,11 @@ type Engine interface {
 	// streams it ended.
 	Delete(name []byte, done func(int, error)) (int, error)
 
+	// Watch makes fn be told when a channel gets its first stream and when
+	// its last one leaves, counting every node (lifecycle webhooks, SPEC
+	// 3.9); fn must not block. Call it before Run.
+	Watch(fn func(name string, occupied bool))
+
 	// Ready reports whether the engine can serve (its store is reachable).
 	Ready() bool
 
@@ -99,6 +104,9 @@ var _ Engine = (*Registry)(nil)
 
 // Local implements Engine: the memory engine answers every call at once.
 func (r *Registry) Local() bool { return true }
+
+// Watch implements Engine.
+func (r *Registry) Watch(fn func(name string, occupied bool)) { r.cfg.OnOccupancy = fn }
 
 // Ready implements Engine: the memory engine is always ready.
 func (r *Registry) Ready() bool { return true }

@@ -3,6 +3,7 @@ package channel
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/workkit/realtime/ring"
@@ -109,5 +110,32 @@ func TestMuxChannelEndedWhileOpening(t *testing.T) {
 	}
 	if reg.Lookup([]byte("b")).Subscribers() != 0 {
 		t.Fatal("b still counts the stream")
+	}
+}
+
+// TestOccupancyTransitions: the hook hears a channel's first stream and
+// its last one leaving, once each; polls do not count.
+func TestOccupancyTransitions(t *testing.T) {
+	reg, _ := testRegistry(8, 0)
+	var calls []string
+	reg.Watch(func(name string, occupied bool) {
+		calls = append(calls, name+map[bool]string{true: "+", false: "-"}[occupied])
+	})
+	a, _ := reg.Subscribe([]byte("c"), nopSink{}, Open{}, nil)
+	b, _ := reg.Subscribe([]byte("c"), nopSink{}, Open{}, nil)
+	_, w, _ := reg.Poll([]byte("c"), PollQuery{Last: ^uint64(0) >> 1, HasLast: false}, nopSink{}, nil)
+	a.Cancel()
+	b.Cancel()
+	b.Cancel()
+	if w != nil {
+		w.Cancel()
+	}
+	r := &endRecorder{}
+	if _, err := reg.Subscribe([]byte("c"), r, Open{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	reg.Delete([]byte("c"), nil)
+	if got := strings.Join(calls, " "); got != "c+ c- c+ c-" {
+		t.Fatalf("occupancy calls %q, want c+ c- c+ c-", got)
 	}
 }

@@ -25,6 +25,13 @@ type Config struct {
 	// the memory engine). They run outside every channel lock.
 	OnEvict       func(c *Channel) // c was evicted for idleness
 	OnSubscribers func(c *Channel) // c's number of streams changed
+
+	// OnOccupancy, if set, is told when a channel gets its first stream
+	// (occupied) and when its last one leaves (lifecycle webhooks, SPEC
+	// 3.9). It runs under the channel's lock, so that the calls of one
+	// channel come in order: it must not block nor call back into the
+	// channel (lifecycle.Sender.Notify only queues).
+	OnOccupancy func(name string, occupied bool)
 }
 
 // DefaultConfig returns the defaults of SPEC section 2.

@@ -43,8 +43,9 @@ type Engine struct {
 
 	pubq  *queue[*pubJob]
 	syncq *queue[func(context.Context)]
-	dirty dirtySet // channels whose subscriber count must be written to Redis
-	ctl   control  // presence, disconnect and delete requests waiting for the nodes' answers
+	dirty dirtySet                         // channels whose subscriber count must be written to Redis
+	ctl   control                          // presence, disconnect and delete requests waiting for the nodes' answers
+	watch func(name string, occupied bool) // set by Watch before Run
 
 	up    atomic.Bool  // the last readiness ping was answered in time
 	rtt   atomic.Int64 // its round trip, ns

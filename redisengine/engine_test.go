@@ -180,3 +180,66 @@ func TestResumeAheadOfTheMirror(t *testing.T) {
 		t.Fatalf("live subscriber got %q, want %q", got, want)
 	}
 }
+
+// occupancyLog records the Watch hook's calls of one engine.
+type occupancyLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *occupancyLog) hook(name string, occupied bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, fmt.Sprintf("%s %v", name, occupied))
+}
+
+func (l *occupancyLog) got() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.calls, ",")
+}
+
+// TestOccupancyCountsEveryNode: a channel is occupied when its first
+// stream on any node arrives and vacated when its last one on every node
+// leaves; each transition is reported once, by the node that made it.
+func TestOccupancyCountsEveryNode(t *testing.T) {
+	r := redisproc.StartT(t, redisproc.Options{})
+	logs := []*occupancyLog{{}, {}}
+	var engines []*Engine
+	for i := range logs {
+		cfg := DefaultConfig()
+		cfg.URL, cfg.Prefix = r.URL(), "occ:"
+		e, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Watch(logs[i].hook)
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { e.Run(stop); close(done) }()
+		t.Cleanup(func() { close(stop); <-done })
+		waitUntil(t, "the engine to be ready", 10*time.Second, e.Ready)
+		engines = append(engines, e)
+	}
+	waitLog := func(want0, want1 string) {
+		t.Helper()
+		waitUntil(t, "occupancy "+want0+" | "+want1, 5*time.Second, func() bool {
+			return logs[0].got() == want0 && logs[1].got() == want1
+		})
+	}
+	s0 := subscribe(t, engines[0], "room", &recorder{}, channel.Open{})
+	waitLog("room true", "")
+	subscribers := func(n int) func() bool { // as Redis counts them
+		return func() bool {
+			done := make(chan channel.Info, 1)
+			engines[0].Info([]byte("room"), func(i channel.Info, _ error) { done <- i })
+			return (<-done).Subscribers == n
+		}
+	}
+	s1 := subscribe(t, engines[1], "room", &recorder{}, channel.Open{})
+	waitUntil(t, "2 subscribers", 5*time.Second, subscribers(2))
+	s0.Cancel()
+	waitUntil(t, "1 subscriber", 5*time.Second, subscribers(1))
+	waitLog("room true", "")
+	s1.Cancel()
+	waitLog("room true", "room false")
+}

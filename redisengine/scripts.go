@@ -124,6 +124,28 @@ if first[1] then oldest = string.match(first[1][1], '^%d+') end
 return {m[1], oldest, n, subscribers(KEYS[3], KEYS[4], '', tonumber(ARGV[1]))}
 `)
 
+// countScript writes this node's number of streams on a channel and
+// returns the channel's streams on every live node before and after, so
+// that the node whose write empties or first fills a channel, and only it,
+// reports the transition (lifecycle webhooks). This node counts whatever
+// its lease says; its key TTLs are refreshed while it has streams.
+//
+//	KEYS: counts, nodes, meta, stream
+//	ARGV: node id, streams, now ms, TTL ms
+//	returns {before, after}
+var countScript = newScript(prelude + `
+local others = subscribers(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[3]))
+local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local n = tonumber(ARGV[2])
+if n == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  for i = 1, 4 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end end
+end
+return {others + old, others + n}
+`)
+
 // deleteScript ends a channel's incarnation for DELETE /channels/{channel}
 // (SPEC 3.9): its buffer is dropped and its base moved up to its last id,
 // so a resume from an earlier id gets buffer_gap and the next event is

@@ -107,7 +107,9 @@ func (e *Engine) touchServed() {
 }
 
 // writeCounts writes the subscriber counts that changed: one hash field
-// per node and channel, and the channel keys' TTL.
+// per node and channel, and the channel keys' TTL; a write that empties or
+// first fills a channel (counting every node) is reported to the Watch
+// hook.
 func (e *Engine) writeCounts() {
 	names := e.dirty.take()
 	if len(names) == 0 || !e.up.Load() {
@@ -115,7 +117,8 @@ func (e *Engine) writeCounts() {
 		return
 	}
 	c := e.cmd()
-	cmds := make(rueidis.Commands, 0, 4*len(names))
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	calls := make([]call, 0, len(names))
 	for _, name := range names {
 		k, _ := e.keysOf(name)
 		n := 0
@@ -126,27 +129,32 @@ func (e *Engine) writeCounts() {
 			}
 			m.mu.Unlock()
 		}
-		if n == 0 {
-			cmds = append(cmds, c.B().Hdel().Key(k.counts).Field(e.node).Build())
-			continue
-		}
-		cmds = append(cmds,
-			c.B().Hset().Key(k.counts).FieldValue().FieldValue(e.node, strconv.Itoa(n)).Build(),
-			c.B().Pexpire().Key(k.counts).Milliseconds(e.cfg.Channel.IdleTTL.Milliseconds()).Build(),
-			c.B().Pexpire().Key(k.meta).Milliseconds(e.cfg.Channel.IdleTTL.Milliseconds()).Build(),
-			c.B().Pexpire().Key(k.stream).Milliseconds(e.cfg.Channel.IdleTTL.Milliseconds()).Build())
+		calls = append(calls, call{keys: []string{k.counts, k.nodes, k.meta, k.stream},
+			args: []string{e.node, strconv.Itoa(n), now, e.ttl}})
 	}
 	ctx, cancel := e.timeout()
 	defer cancel()
-	failed := false
-	for _, r := range c.DoMulti(ctx, cmds...) {
-		failed = failed || r.Error() != nil
+	var failed []string
+	for i, r := range countScript.execMulti(ctx, c, calls) {
+		v, err := r.AsIntSlice()
+		if err != nil || len(v) != 2 {
+			failed = append(failed, names[i])
+			continue
+		}
+		if fn := e.watch; fn != nil && (v[0] == 0) != (v[1] == 0) {
+			fn(names[i], v[1] > 0)
+		}
 	}
-	if failed {
+	if len(failed) > 0 {
 		e.stats.upkeepErrors.Add(1)
-		e.dirty.putBack(names)
+		e.dirty.putBack(failed)
 	}
 }
+
+// Watch implements channel.Engine: occupancy counts every live node's
+// streams, as written every countInterval (a stream that comes and goes
+// within it is not reported).
+func (e *Engine) Watch(fn func(name string, occupied bool)) { e.watch = fn }
 
 // onSubscribers is the mirrors' registry's hook: a channel's number of
 // local streams changed.
