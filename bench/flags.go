@@ -30,7 +30,7 @@ type config struct {
 func parseFlags(args []string) (*config, error) {
 	c := &config{args: args, host: Host{Cores: 16, Mem: 64 << 30, FDLimit: 1 << 20, Heartbeat: 30 * time.Second,
 		EventRate: 10, Fanout: 10000, PayloadBytes: 200, ReplayBuffer: 50, CPUHeadroom: 0.7, MemHeadroom: 0.8,
-		KernelPerConn: 4 << 10}}
+		KernelPerConn: 4 << 10, Nodes: 1, RedisCores: 1}}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.bin, "bin", "", "realtime binary (default: go build into a temp dir)")
 	fs.StringVar(&c.target, "target", "", "measure this running realtime instead (address)")
@@ -61,6 +61,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.Float64Var(&h.CPUHeadroom, "cpu-headroom", h.CPUHeadroom, "share of the cores to plan for")
 	fs.Float64Var(&h.MemHeadroom, "mem-headroom", h.MemHeadroom, "share of the memory to plan for")
 	fs.Var(byteSize{&h.KernelPerConn}, "kernel-per-conn", "kernel socket memory per idle connection")
+	fs.IntVar(&h.Nodes, "nodes", h.Nodes, "target: realtime nodes sharing one Redis (1: one node on the memory engine; more: the Redis costs are measured and planned too)")
+	fs.Float64Var(&h.RedisCores, "redis-cores", h.RedisCores, "target: cores Redis may use (1 for one redis-server, which runs commands on one thread; one per master of a Redis Cluster)")
 	c.sizes = []int{1000, 5000, 10000, 19000}
 	c.fanouts = []int{100, 1000, 5000, 10000}
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +70,14 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if len(c.sizes) == 0 || len(c.fanouts) == 0 {
 		fmt.Fprintln(os.Stderr, "bench: --sizes and --fanouts must not be empty")
+		return nil, flag.ErrHelp
+	}
+	if c.host.Nodes < 1 || c.host.RedisCores <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: --nodes must be at least 1 and --redis-cores positive")
+		return nil, flag.ErrHelp
+	}
+	if c.host.Nodes > 1 && c.target != "" {
+		fmt.Fprintln(os.Stderr, "bench: --nodes measures Redis with nodes it starts itself: not with --target")
 		return nil, flag.ErrHelp
 	}
 	return c, nil

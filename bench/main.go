@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ func run(args []string) int {
 		defer os.RemoveAll(cfg.logDir)
 	}
 	rep.Plan = Extrapolate(rep.Measured, cfg.host)
+	if rep.Redis != nil {
+		cp := ExtrapolateNodes(rep.Measured, *rep.Redis, cfg.host)
+		rep.Cluster = &cp
+	}
 	rep.writeText(os.Stdout)
 	if err := rep.writeDocs(cfg.out, cfg.svgDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -128,6 +133,11 @@ func (c *config) measure() (*Report, error) {
 	}
 	if rep.Measured.CPUPerPublish, rep.Measured.PublishesPerS, err = m.publish(3 * time.Second); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
+	}
+	if c.host.Nodes > 1 {
+		if rep.Redis, err = m.redis(c.host.Nodes, slices.Max(c.sizes)); err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
 	}
 	rep.Elapsed = time.Since(rep.Started).Round(time.Second).String()
 	return rep, nil

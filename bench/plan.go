@@ -19,6 +19,8 @@ type Host struct {
 	CPUHeadroom   float64       // share of the cores to plan for (the rest absorbs bursts)
 	MemHeadroom   float64       // share of the memory to plan for
 	KernelPerConn int64         // kernel socket memory per idle connection (not in RSS)
+	Nodes         int           // realtime nodes sharing one Redis; 1: one node on the memory engine
+	RedisCores    float64       // cores Redis may use (one per Cluster master; one redis-server uses one)
 }
 
 // FanoutPoint is one measured fan-out size.

@@ -69,3 +69,33 @@ func TestExtrapolate(t *testing.T) {
 		t.Errorf("idle plan %+v", p)
 	}
 }
+
+func TestExtrapolateNodes(t *testing.T) {
+	h := Host{Cores: 16, Mem: 64 << 30, FDLimit: 1 << 20, Heartbeat: 30 * time.Second, EventRate: 10, Fanout: 10000,
+		PayloadBytes: 200, ReplayBuffer: 50, CPUHeadroom: 0.5, MemHeadroom: 0.5, KernelPerConn: 4000, Nodes: 4, RedisCores: 1}
+	r := RedisMeasured{Idle: IdlePoint{Streams: 10000, RSSBefore: 20 << 20, BytesPerStream: 4000},
+		PublishCPU: 30, FanoutCPU: 2, NodeEventCPU: 40}
+	c := ExtrapolateNodes(testMeasured, r, h)
+	if c.FanoutPerNode != 2500 || c.NodesPerChannel != 4 {
+		t.Fatalf("fan-out per node %d, nodes per channel %d", c.FanoutPerNode, c.NodesPerChannel)
+	}
+	// Per connection on a node: 10 events/s x interpolated CPU per delivery at 2500 + 10/2500 events x 40 µs.
+	if want := 10*interpolate(testMeasured.Fanout, 2500) + 10.0/2500*40; !near(c.PerNode.CPUPerConn, want) {
+		t.Errorf("node CPU per connection %v, want %v", c.PerNode.CPUPerConn, want)
+	}
+	if c.ByNodes != 4*c.PerNode.Max {
+		t.Errorf("by nodes %d, per node %d", c.ByNodes, c.PerNode.Max)
+	}
+	// Redis: 30 + 4 x 2 = 38 µs per event, 0.5e6/38 events/s, x 10000 subscribers / 10 events/s.
+	perS := 0.5e6 / 38.0
+	if !near(c.RedisPerEvent, 38) || c.ByRedis != int(perS/10*10000) {
+		t.Errorf("redis: %v µs per event, %d connections", c.RedisPerEvent, c.ByRedis)
+	}
+	if c.Max != min(c.ByNodes, c.ByRedis) || c.Channels != (c.Max+9999)/10000 {
+		t.Errorf("plan %+v", c)
+	}
+	h.Fanout = 2 // fewer subscribers than nodes: each channel on 2 nodes, one subscriber each
+	if c = ExtrapolateNodes(testMeasured, r, h); c.FanoutPerNode != 1 || c.NodesPerChannel != 2 || !near(c.RedisPerEvent, 34) {
+		t.Errorf("small fan-out: %+v", c)
+	}
+}

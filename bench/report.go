@@ -21,6 +21,8 @@ type Report struct {
 	Plan          Plan
 	Profile       *ProfileSummary `json:"-"`
 	ProfileFanout int             // fan-out size the profile was taken at
+	Redis         *RedisMeasured  `json:",omitempty"` // with --nodes > 1
+	Cluster       *ClusterPlan    `json:",omitempty"` // with --nodes > 1
 }
 
 // writeText prints the measurements and the plan.
@@ -34,6 +36,12 @@ func (r *Report) writeText(w io.Writer) {
 		r.Measured.IdleCPU, r.Measured.CPUPerHeartbeat, r.Measured.CPUPerPublish, r.Measured.PublishesPerS)
 	fmt.Fprintln(w, "\n== capacity")
 	r.planTable(w)
+	if r.Cluster != nil {
+		fmt.Fprintf(w, "\n== %d nodes on one Redis\n", r.Cluster.Nodes)
+		r.redisTable(w)
+		fmt.Fprintln(w)
+		r.clusterTable(w)
+	}
 	if r.Profile != nil {
 		fmt.Fprintf(w, "\n== CPU profile, fan-out %d: top 15 by flat time\n", r.ProfileFanout)
 		r.Profile.WriteTop(w, 15)
@@ -150,6 +158,9 @@ func (r *Report) markdown(w io.Writer, svgRel string) {
 	fmt.Fprintf(w, "\nModel: memory = base RSS + connections × (RSS per stream + kernel per socket + replay ring ÷ fan-out); "+
 		"CPU scales linearly with cores (GOMAXPROCS flushers) — an assumption this 2-core machine cannot check; "+
 		"per-connection CPU is interpolated in log(fan-out) between the measured sizes. Network bandwidth is not modelled.\n")
+	if r.Cluster != nil {
+		r.clusterMarkdown(w)
+	}
 	if r.Profile != nil {
 		fmt.Fprintf(w, "\n## CPU profile of the %d-subscriber fan-out (top 15 by flat time)\n\n", r.ProfileFanout)
 		r.Profile.WriteTop(w, 15)

@@ -4,7 +4,8 @@
 //
 //	go run ./loadtest <scenario> [flags]
 //
-// Scenarios: idle, fanout, flood, churn, slow, badinput, soak, chanflood.
+// Scenarios: idle, fanout, flood, churn, slow, badinput, soak, chanflood,
+// cluster (several nodes on a Redis, with a node or Redis killed).
 // Every scenario is bounded in count and time, sends traffic to loopback
 // only, and starts (and stops) the servers itself unless --target names a
 // running realtime.
@@ -29,6 +30,7 @@ var scenarios = map[string]func(*options) scenario{
 	"badinput":  badScenario,
 	"soak":      soakScenario,
 	"chanflood": chanfloodScenario,
+	"cluster":   clusterScenario,
 }
 
 func main() {
@@ -41,5 +43,5 @@ func main() {
 }
 
 func names() []string {
-	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput", "soak", "chanflood"}
+	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput", "soak", "chanflood", "cluster"}
 }

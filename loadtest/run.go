@@ -20,6 +20,10 @@ type scenario struct {
 	serverArgsFn func() []string // realtime flags the scenario needs (e.g. a small --max-pending-bytes); may be nil
 	optional     []string        // flags of serverArgsFn an older realtime may lack: left out, with a note, when it rejects them
 	nchanOK      bool            // the scenario makes sense against nchan
+	// own, when set, runs a round of the scenario that starts (and ends)
+	// its servers itself, for the column kind ("realtime" or one of peers).
+	own   func(env *load.Env, kind string) (*load.Result, error)
+	peers []string // --peer values own accepts besides nchan
 }
 
 // options are the flags every scenario shares.
@@ -38,7 +42,8 @@ type options struct {
 	logDir     string
 	timeout    time.Duration
 	nchanSh    string
-	tmpLogDir  bool // logDir was made by prepare: removed after a successful run
+	withRedis  string // "", "single" or "cluster": each round's realtime runs on a Redis started for it
+	tmpLogDir  bool   // logDir was made by prepare: removed after a successful run
 }
 
 func bindCommon(fs *flag.FlagSet) *options {
@@ -48,7 +53,7 @@ func bindCommon(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.admin, "admin", "", "its admin address (with --target)")
 	fs.IntVar(&o.pid, "pid", 0, "its PID, for CPU and RSS (with --target)")
 	fs.StringVar(&o.token, "token", "", "bearer token for it (with --target)")
-	fs.StringVar(&o.peer, "peer", "", "also run against this peer: nchan")
+	fs.StringVar(&o.peer, "peer", "", "also run against this peer: nchan (most scenarios) or memory (cluster: one node on the memory engine)")
 	fs.IntVar(&o.rounds, "rounds", 1, "runs per server; with several, metrics are medians")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.IntVar(&o.perWorker, "per-worker", 5000, "subscriber connections per worker process")
@@ -56,6 +61,7 @@ func bindCommon(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.logDir, "log-dir", "", "server logs and nchan prefix dir (default: a temp dir)")
 	fs.StringVar(&o.nchanSh, "nchan-script", "", "path of loadtest/peers/nchan.sh (default: found from the module root)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "hard bound of the whole run; workers exit by then")
+	fs.StringVar(&o.withRedis, "with-redis", "", "single or cluster: start a redis-server (or a 3-master Redis Cluster) for each round and run realtime with --redis on it; its CPU is reported apart")
 	return o
 }
 
@@ -74,8 +80,8 @@ func run(name string, args []string) int {
 	}
 	env := &load.Env{PerWorker: o.perWorker, Deadline: time.Now().Add(o.timeout), Log: os.Stderr}
 	kinds := []string{"realtime"}
-	if o.peer == "nchan" && sc.nchanOK {
-		kinds = append(kinds, "nchan")
+	if (o.peer == "nchan" && sc.nchanOK) || (o.peer != "" && slices.Contains(sc.peers, o.peer)) {
+		kinds = append(kinds, o.peer)
 	} else if o.peer != "" {
 		fmt.Fprintf(os.Stderr, "loadtest: peer %q not available for %s\n", o.peer, name)
 	}
@@ -139,6 +145,9 @@ func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, e
 	var srv *load.Server
 	var err error
 	var dropped string // an optional scenario flag this realtime does not know
+	if sc.own != nil {
+		return sc.own(env, kind)
+	}
 	switch {
 	case kind == "nchan":
 		script, err2 := o.peerScript()
@@ -153,7 +162,9 @@ func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, e
 		}
 		return sc.run(env, &t)
 	default:
-		srv, dropped, err = o.startRealtime(sc)
+		var stopRedis func()
+		srv, dropped, stopRedis, err = o.startRealtimeOnRedis(sc)
+		defer stopRedis()
 	}
 	if err != nil {
 		return nil, err
@@ -173,13 +184,14 @@ func (o *options) once(kind string, sc scenario, env *load.Env) (*load.Result, e
 	return res, err
 }
 
-// startRealtime starts realtime with the scenario's flags and
-// --server-args. When it exits on an unknown flag that the scenario marks
-// optional, it is started again without that flag, which is returned.
-func (o *options) startRealtime(sc scenario) (*load.Server, string, error) {
-	var own []string
+// startRealtime starts realtime with the scenario's flags, pre (the
+// run's own) and --server-args. When it exits on an unknown flag that the
+// scenario marks optional, it is started again without that flag, which
+// is returned.
+func (o *options) startRealtime(sc scenario, pre []string) (*load.Server, string, error) {
+	own := pre
 	if sc.serverArgsFn != nil {
-		own = sc.serverArgsFn()
+		own = append(append([]string(nil), pre...), sc.serverArgsFn()...)
 	}
 	extra := strings.Fields(o.serverArgs)
 	args := append(append([]string(nil), own...), extra...) // --server-args wins

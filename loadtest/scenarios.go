@@ -45,8 +45,16 @@ func floodScenario(o *options) scenario {
 	o.fs.DurationVar(&p.Duration, "duration", 5*time.Second, "how long to publish")
 	o.fs.IntVar(&p.Batch, "batch", 0, "events per request with POST /publish (batch); 0: single publishes")
 	o.fs.IntVar(&p.Pad, "pad", 0, "filler bytes per event")
+	o.fs.Float64Var(&p.Rate, "rate", 0, "requests per second over all connections, evenly paced (0: as fast as answered)")
+	o.fs.DurationVar(&p.Profile, "profile", 0, "realtime: collect a CPU profile this long from the start of the flood")
+	var profOut string
+	o.fs.StringVar(&profOut, "profile-out", "flood.pprof", "where the CPU profile goes")
 	return scenario{nchanOK: true, run: func(env *load.Env, t *load.Target) (*load.Result, error) {
-		return load.Flood(env, t, p)
+		r, prof, err := load.FloodProfiled(env, t, p)
+		if err == nil && prof != nil {
+			err = writeProfile(profOut, prof, r)
+		}
+		return r, err
 	}}
 }
 

@@ -8,7 +8,8 @@ package load
 // concurrent use; one per subscriber.
 type SeqCheck struct {
 	seen       []uint64 // bitmap of received sequence numbers
-	covered    []uint64 // bitmap of sequence numbers lost under a reset
+	covered    []uint64 // bitmap of sequence numbers lost under a reset (or never published)
+	absent     []uint64 // bitmap of sequence numbers never published (Unpublished); nil if none
 	high       int      // highest sequence number received
 	afterReset bool     // a reset frame came and no event since
 	c          Checks
@@ -66,6 +67,27 @@ func (s *SeqCheck) Event(seq int) {
 func (s *SeqCheck) Reset() {
 	s.c.Resets++
 	s.afterReset = true
+}
+
+// Unpublished records that seq was never published (its publish was
+// refused): unless it was received, it counts as neither missing nor
+// announced, even when it lay in a gap a reset announced. Calling it again
+// for the same seq changes nothing.
+func (s *SeqCheck) Unpublished(seq int) {
+	if seq < 1 || seq/64 >= len(s.seen) || bit(s.seen, seq) {
+		return
+	}
+	if s.absent == nil {
+		s.absent = make([]uint64, len(s.seen))
+	}
+	if bit(s.absent, seq) {
+		return
+	}
+	setBit(s.absent, seq)
+	if bit(s.covered, seq) {
+		s.c.Announced--
+	}
+	setBit(s.covered, seq)
 }
 
 // High returns the highest sequence number received so far.

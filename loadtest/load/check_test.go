@@ -39,6 +39,26 @@ func TestSeqCheck(t *testing.T) {
 	}
 }
 
+// TestUnpublished: refused publishes are neither missing nor announced,
+// whether or not a reset covered them.
+func TestUnpublished(t *testing.T) {
+	c := NewSeqCheck(6)
+	feed(c, 1, 2, 0, 5, 6) // 3 and 4 announced by the reset
+	c.Unpublished(3)
+	c.Unpublished(3)
+	c.Unpublished(2) // received: ignored
+	if got := c.Result(6); got != (Checks{Subscribers: 1, Received: 4, Resets: 1, Announced: 1}) {
+		t.Fatalf("under a reset: %+v", got)
+	}
+	c = NewSeqCheck(4)
+	feed(c, 1, 2)
+	c.Unpublished(3)
+	c.Unpublished(4)
+	if got := c.Result(4); got != (Checks{Subscribers: 1, Received: 2}) {
+		t.Fatalf("tail never published: %+v", got)
+	}
+}
+
 func TestChecksAdd(t *testing.T) {
 	var sum Checks
 	sum.Add(Checks{Subscribers: 1, Received: 3, Missing: 1, Incomplete: 1})

@@ -2,7 +2,8 @@
 // capacity planner: cheap raw-TCP SSE subscribers and publishers, a frame
 // scanner, latency histograms, per-subscriber gap/duplicate checks, worker
 // processes that hold the subscriber connections, and the scenarios built
-// from them (idle, fanout, flood, churn, slow, badinput).
+// from them (idle, fanout, flood, churn, slow, badinput, soak, chanflood, and
+// cluster: several nodes sharing a Redis, with faults).
 //
 // One run talks to a Target: either realtime or the nginx+nchan peer
 // (loadtest/peers). The two differ on the wire (see Dialect); everything

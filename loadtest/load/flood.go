@@ -10,12 +10,16 @@ import (
 // FloodParams shapes a publish flood: Conns keep-alive connections, each
 // pipelining Window publishes at a time, for Duration. With Batch > 0 each
 // request is a batch publish (POST /publish, SPEC 3.4) of Batch events.
+// With Rate > 0 the connections together send Rate requests per second,
+// evenly paced, still with at most Window in flight each (see floodPaced).
 type FloodParams struct {
 	Conns    int
 	Window   int
 	Duration time.Duration
 	Batch    int
 	Pad      int
+	Rate     float64
+	Profile  time.Duration // realtime: a CPU profile this long from the start of the flood; 0: none
 }
 
 // floodTally is what one flood connection did.
@@ -24,34 +28,60 @@ type floodTally struct {
 	statuses             map[int]int
 	unsupported          bool
 	err                  error
+	lat                  Hist // write to answer of each request
 }
 
 // Flood publishes as fast as the server answers and reports publishes per
 // second and server CPU per publish. Channels have no subscribers.
 func Flood(env *Env, t *Target, p FloodParams) (*Result, error) {
-	env.logf("%s: flood %d connections x window %d for %v (batch %d)", t.Name, p.Conns, p.Window, p.Duration, p.Batch)
+	res, _, err := FloodProfiled(env, t, p)
+	return res, err
+}
+
+// FloodProfiled is Flood that also returns the CPU profile p.Profile asked
+// for (nil without one).
+func FloodProfiled(env *Env, t *Target, p FloodParams) (*Result, []byte, error) {
+	env.logf("%s: flood %d connections x window %d for %v (batch %d, rate %v/s)", t.Name, p.Conns, p.Window, p.Duration, p.Batch, p.Rate)
 	res := &Result{Scenario: "flood", Target: t.Name}
 	if p.Batch > 0 && t.Dialect == Nchan {
 		res.Notef("batch publish: unsupported by nchan")
 		res.Add("publishes/s", nan(), "")
-		return res, nil
+		return res, nil, nil
 	}
 	u0, err := SampleUsage(t.PIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	prof := startProfile(t, p.Profile)
+	r0, _ := SampleUsage(t.Redis)
 	tallies := make([]floodTally, p.Conns)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range p.Conns {
-		wg.Go(func() { tallies[i] = floodConn(t, p, fmt.Sprintf("flood-%d", i), start.Add(p.Duration)) })
+		name := fmt.Sprintf("flood-%d", i)
+		if p.Rate > 0 {
+			wg.Go(func() { tallies[i] = floodPaced(t, p, name, start) })
+		} else {
+			wg.Go(func() { tallies[i] = floodConn(t, p, name, start.Add(p.Duration)) })
+		}
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	u1, err := SampleUsage(t.PIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	r1, _ := SampleUsage(t.Redis)
+	sum := sumTallies(tallies)
+	floodMetrics(res, &sum, elapsed, u1.CPU-u0.CPU)
+	if len(t.Redis) > 0 {
+		redisFloodMetrics(res, &sum, r1.CPU-r0.CPU)
+	}
+	return res, prof.wait(env), nil
+}
+
+// sumTallies adds up the connections' tallies.
+func sumTallies(tallies []floodTally) floodTally {
 	var sum floodTally
 	sum.statuses = map[int]int{}
 	for _, tl := range tallies {
@@ -65,9 +95,9 @@ func Flood(env *Env, t *Target, p FloodParams) (*Result, error) {
 		if tl.err != nil && sum.err == nil {
 			sum.err = tl.err
 		}
+		sum.lat.Merge(&tl.lat)
 	}
-	floodMetrics(res, &sum, elapsed, u1.CPU-u0.CPU)
-	return res, nil
+	return sum
 }
 
 func floodMetrics(res *Result, s *floodTally, elapsed, cpu time.Duration) {
@@ -83,6 +113,10 @@ func floodMetrics(res *Result, s *floodTally, elapsed, cpu time.Duration) {
 	if s.events > 0 {
 		res.Add("server CPU per publish", float64(cpu.Microseconds())/float64(s.events), "µs")
 	}
+	l := s.lat.Summarize()
+	res.Add("publish latency p50", l.P50, "ms")
+	res.Add("publish latency p99", l.P99, "ms")
+	res.Add("publish latency max", l.Max, "ms")
 	if s.ok != s.requests {
 		res.Notef("answers: %v", s.statuses)
 	}
@@ -104,6 +138,7 @@ func floodConn(t *Target, p FloodParams, channel string, deadline time.Time) flo
 	var data, req []byte
 	seq := 0
 	for time.Now().Before(deadline) {
+		sent := Mono()
 		for range max(p.Window, 1) {
 			seq++
 			data = AppendEventData(data[:0], seq, Mono(), p.Pad)
@@ -124,6 +159,9 @@ func floodConn(t *Target, p FloodParams, channel string, deadline time.Time) flo
 			var status int
 			var body []byte
 			status, _, body, tl.err = pub.ReadReply()
+			if tl.err == nil {
+				tl.lat.Record(Mono() - sent)
+			}
 			tl.count(status, body, p.Batch)
 		}
 		if tl.unsupported {

@@ -44,9 +44,11 @@ func OpenGroup(env *Env, spec OpenSpec) (*Group, error) {
 		return nil, err
 	}
 	cmds := make([]*Cmd, len(counts))
+	first := spec.First
 	for i, n := range counts {
 		s := spec
-		s.N = n
+		s.N, s.First = n, first
+		first += n
 		s.Src = SourceAddr(int(srcNext.Add(1)-1) % 200)
 		s.Churn.Seed = spec.Churn.Seed + uint64(i)*7919
 		cmds[i] = &Cmd{Op: "open", Open: &s}

@@ -9,6 +9,10 @@ const (
 	ModeRead  = "read"  // read and check every frame
 	ModeSlow  = "slow"  // read the head, then nothing (a stalled consumer)
 	ModeChurn = "churn" // read, drop at random, reconnect with Last-Event-ID
+	// ModeFollow reads like ModeRead; when the server ends the stream (its
+	// node died) it reconnects to the next of OpenSpec.Addrs with
+	// Last-Event-ID.
+	ModeFollow = "follow"
 )
 
 // Cmd is a message from the parent to a worker.
@@ -19,7 +23,7 @@ type Cmd struct {
 }
 
 // OpenSpec asks a worker to open N subscriptions; subscriber i subscribes
-// to Channels[i % len(Channels)].
+// to Channels[i % len(Channels)] (with Addrs, see there).
 type OpenSpec struct {
 	Target      Target    `json:"target"`
 	Channels    []string  `json:"channels"`
@@ -30,6 +34,13 @@ type OpenSpec struct {
 	Events      int       `json:"events"`      // sequence numbers 1..Events will be published per channel
 	Concurrency int       `json:"concurrency"` // connects in flight; 0: 64
 	Churn       ChurnSpec `json:"churn"`
+	// Addrs, when not empty, are the public addresses of several nodes
+	// sharing their channels: subscriber i of this worker, the (First+i)-th
+	// of the whole group, connects to Addrs[(First+i) % len(Addrs)]
+	// instead of Target.Addr (round-robin by subscriber index), and to
+	// Channels[((First+i) / len(Addrs)) % len(Channels)].
+	Addrs []string `json:"addrs,omitempty"`
+	First int      `json:"first,omitempty"`
 }
 
 // ChurnSpec shapes ModeChurn: after each event a subscriber drops with
@@ -55,6 +66,14 @@ type CollectSpec struct {
 	QuietMs   int `json:"quiet_ms"`
 	TimeoutMs int `json:"timeout_ms"`
 	DrainMs   int `json:"drain_ms"`
+	// Since, when not 0, is the Mono() of a fault (a node or Redis killed,
+	// Redis restarted): the report's Move, Reset and AfterReset histograms
+	// hold how long after it each subscriber saw those moments.
+	Since int64 `json:"since,omitempty"`
+	// Unpublished lists, per channel, the sequence numbers whose publish
+	// was refused (a 503 while Redis was down): never published, so
+	// neither missing nor expected.
+	Unpublished map[string][]int `json:"unpublished,omitempty"`
 }
 
 // Reply is a worker's answer to one Cmd.
@@ -82,6 +101,10 @@ type WorkerReport struct {
 	Done        int         `json:"done"`              // reading subscribers that got the last event
 	LastFrame   int64       `json:"last_frame"`        // Mono() of the latest frame any subscriber received
 	Samples     []string    `json:"samples,omitempty"` // the first few reset frames and odd events, for the report
+	Moved       int         `json:"moved,omitempty"`   // follow: subscribers that reconnected to another node
+	Move        Hist        `json:"move"`              // follow: Since to the first frame after the first reconnect
+	Reset       Hist        `json:"reset"`             // Since to the first realtime.reset frame
+	AfterReset  Hist        `json:"after_reset"`       // Since to the first event after that reset
 }
 
 // maxSamples bounds WorkerReport.Samples.
@@ -99,6 +122,10 @@ func (r *WorkerReport) Merge(o *WorkerReport) {
 	r.SlowOpen += o.SlowOpen
 	r.SlowClosed += o.SlowClosed
 	r.Done += o.Done
+	r.Moved += o.Moved
+	r.Move.Merge(&o.Move)
+	r.Reset.Merge(&o.Reset)
+	r.AfterReset.Merge(&o.AfterReset)
 	r.LastFrame = max(r.LastFrame, o.LastFrame)
 	for _, x := range o.Samples {
 		if len(r.Samples) < maxSamples {

@@ -94,13 +94,40 @@ func MedianResult(runs []*Result) *Result {
 		}
 		out.Add(m.Name, Median(vs), m.Unit)
 	}
+	every := notesOfEveryRun(runs)
+	for _, n := range runs[0].Notes {
+		if every[n] {
+			out.Notef("%s", n)
+		}
+	}
 	for i, r := range runs {
 		for _, n := range r.Notes {
-			out.Notef("run %d: %s", i+1, n)
+			if !every[n] {
+				out.Notef("run %d: %s", i+1, n)
+			}
 		}
 		out.Failed = out.Failed || r.Failed
 	}
 	return out
+}
+
+// notesOfEveryRun returns the notes every run has (said once, not per run).
+func notesOfEveryRun(runs []*Result) map[string]bool {
+	count := map[string]int{}
+	for _, r := range runs {
+		seen := map[string]bool{}
+		for _, n := range r.Notes {
+			if !seen[n] {
+				seen[n] = true
+				count[n]++
+			}
+		}
+	}
+	every := map[string]bool{}
+	for n, c := range count {
+		every[n] = c == len(runs)
+	}
+	return every
 }
 
 // PrintTable writes results side by side (one column per target) and,

@@ -24,6 +24,7 @@ type Server struct {
 	exitErr error         // realtime: cmd.Wait's answer, set before exited closes
 	script  string        // nchan.sh of an nchan peer
 	dir     string        // nchan's prefix directory
+	killed  bool          // realtime: Kill ended it
 }
 
 // RealtimeOptions says how to start realtime.
@@ -31,6 +32,7 @@ type RealtimeOptions struct {
 	Bin    string   // the realtime binary
 	Args   []string // extra flags (e.g. --replay-buffer 1000)
 	LogDir string   // where its stdout/stderr go; empty: their last 8 KiB are kept for a StartError
+	Secret string   // JWT secret; empty: a random one. Nodes that share channels share it, so one token serves them all
 }
 
 // StartRealtime starts realtime on free loopback ports with a random JWT
@@ -43,7 +45,10 @@ func StartRealtime(o RealtimeOptions) (*Server, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
-	secret := randomHex(16)
+	secret := o.Secret
+	if secret == "" {
+		secret = randomHex(16)
+	}
 	tok, err := exec.Command(o.Bin, "token", "--jwt-secret", secret, "--sub", "loadtest",
 		"--channels", "*", "--publish", "*", "--ttl", "6h").Output()
 	if err != nil {
@@ -110,6 +115,9 @@ func StartNchan(script, dir string) (*Server, error) {
 // Stop ends the server: SIGTERM and up to 20 s for realtime (then KILL),
 // nchan.sh stop for the peer.
 func (s *Server) Stop() error {
+	if s.killed {
+		return nil
+	}
 	if s.script != "" {
 		out, err := exec.Command(s.script, "stop", s.dir).CombinedOutput()
 		if err != nil {
@@ -126,6 +134,17 @@ func (s *Server) Stop() error {
 		<-s.exited
 		return errors.New("load: realtime did not stop within 20s; killed")
 	}
+}
+
+// Kill ends realtime with SIGKILL, like a crash, and waits until it has
+// exited. Stop afterwards does nothing.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	s.killed = true
 }
 
 // Alive reports whether the server's first process still runs.

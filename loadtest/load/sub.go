@@ -20,6 +20,7 @@ const subBufSize = 4096
 type sub struct {
 	w       *worker
 	idx     int
+	node    int // follow: index in spec.Addrs of the node it reads from
 	channel string
 	st      *Stream
 	rng     *rand.Rand // churn only
@@ -36,6 +37,7 @@ type sub struct {
 	holdUntil   int64    // timed churn: Mono() after which the current stream is dropped
 	ended       bool     // the server ended a read stream
 	done        bool     // received the last sequence number
+	times       faultTimes
 }
 
 // run reads frames until the stream ends or the worker stops; in churn
@@ -46,6 +48,9 @@ func (s *sub) run() {
 		err := s.readStream()
 		if s.w.stopping.Load() {
 			return
+		}
+		if s.w.spec.Mode == ModeFollow && !s.done && s.move() {
+			continue
 		}
 		if !errors.Is(err, errDrop) {
 			s.mu.Lock()
@@ -87,6 +92,7 @@ func (s *sub) frame(f *Frame) (drop bool) {
 	if f.HasID {
 		s.lastID = string(f.ID)
 	}
+	s.times.frame(now, IsReset(f), f.HasData)
 	return s.apply(f, now) || s.holdOver(now)
 }
 
@@ -99,7 +105,11 @@ func (s *sub) apply(f *Frame, now int64) (drop bool) {
 		return false
 	case IsReset(f):
 		s.check.Reset()
-		s.sample("reset id=%s data=%s after seq %d (resumed from %s)", f.ID, f.Data, s.check.High(), s.resumedFrom)
+		from := "on its first stream"
+		if s.resumedFrom != "" {
+			from = "resumed from " + s.resumedFrom
+		}
+		s.sample("reset id=%s data=%s after seq %d (%s)", f.ID, f.Data, s.check.High(), from)
 		return false
 	case !f.HasData:
 		return false

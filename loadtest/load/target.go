@@ -20,12 +20,13 @@ const (
 // Target is one server under test. It is plain data, sent to the workers
 // as JSON; safe for concurrent use once built.
 type Target struct {
-	Name    string  `json:"name"`    // label in reports
-	Dialect Dialect `json:"dialect"` // wire form
-	Addr    string  `json:"addr"`    // public listener, host:port
-	Admin   string  `json:"admin"`   // realtime's admin listener (pprof); empty when none
-	Token   string  `json:"token"`   // bearer token for subscribe and publish (realtime)
-	PIDs    []int   `json:"pids"`    // processes whose CPU and RSS are the server's; may be empty
+	Name    string  `json:"name"`            // label in reports
+	Dialect Dialect `json:"dialect"`         // wire form
+	Addr    string  `json:"addr"`            // public listener, host:port
+	Admin   string  `json:"admin"`           // realtime's admin listener (pprof); empty when none
+	Token   string  `json:"token"`           // bearer token for subscribe and publish (realtime)
+	PIDs    []int   `json:"pids"`            // processes whose CPU and RSS are the server's; may be empty
+	Redis   []int   `json:"redis,omitempty"` // processes of the Redis the server runs on (--with-redis): their CPU is reported apart
 }
 
 // appendAuth appends the bearer header, if the target has a token.

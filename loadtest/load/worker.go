@@ -134,8 +134,8 @@ func (w *worker) open() Reply {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			ch := spec.Channels[i%len(spec.Channels)]
-			streams[i], errs[i] = OpenStream(&spec.Target, ch, "", w.dialOpts(), subBufSize)
+			ch := w.channelOf(i)
+			streams[i], errs[i] = OpenStream(w.targetFor(w.nodeOf(i)), ch, "", w.dialOpts(), subBufSize)
 		})
 	}
 	wg.Wait()
@@ -160,7 +160,7 @@ func (w *worker) start(i int, st *Stream) {
 		w.slow = append(w.slow, st)
 		return
 	}
-	s := &sub{w: w, idx: i, channel: w.spec.Channels[i%len(w.spec.Channels)], st: st,
+	s := &sub{w: w, idx: i, node: w.nodeOf(i), channel: w.channelOf(i), st: st,
 		check: NewSeqCheck(w.spec.Events),
 		rng:   rand.New(rand.NewPCG(w.spec.Churn.Seed, uint64(i)))}
 	w.subs = append(w.subs, s)
@@ -183,7 +183,7 @@ func (w *worker) collect(c CollectSpec) Reply {
 	w.stopping.Store(w.spec.Mode == ModeChurn)
 	rep := &WorkerReport{}
 	for _, s := range w.subs {
-		s.report(rep, c.Events)
+		s.report(rep, c)
 	}
 	for i := range w.shards {
 		sh := &w.shards[i]
@@ -203,10 +203,14 @@ func (w *worker) collect(c CollectSpec) Reply {
 func monoAt(t time.Time) int64 { return monoBase + int64(t.Sub(wallBase)) }
 
 // report adds one subscriber's counts to rep.
-func (s *sub) report(rep *WorkerReport, events int) {
+func (s *sub) report(rep *WorkerReport, c CollectSpec) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rep.Checks.Add(s.check.Result(events))
+	for _, seq := range c.Unpublished[s.channel] {
+		s.check.Unpublished(seq)
+	}
+	rep.Checks.Add(s.check.Result(c.Events))
+	s.times.report(rep, c.Since)
 	rep.Heartbeats += s.heartbeats
 	rep.Drops += s.drops
 	rep.Reconnects += s.reconnects
