@@ -55,8 +55,8 @@ export interface CommonOptions {
   /** Called when a reconnect is scheduled, before its delay; attempt counts from 1 and restarts after a good connection. */
   onReconnect?: (attempt: number) => void;
   /**
-   * Called with every failure: a RealtimeError with `status` for an HTTP refusal (403 is the
-   * last call: the subscription has stopped; `channel` names the refused channel when the
+   * Called with every failure: a RealtimeError with `status` for an HTTP refusal (403 and 400
+   * are the last call: the subscription has stopped; `channel` names the refused channel when the
    * server says), a RealtimeError with `reason` for realtime.closed (also the last call), a
    * RealtimeError for a stream given up after livenessMs, the fetch error for a network
    * failure, or the exception thrown by another callback. A stream the server ends cleanly is
@@ -115,7 +115,10 @@ export interface MultiplexOptions extends CommonOptions {
    * the reset itself (a ResetData with `channel`) and `id` its per-channel id when the server
    * gives one (a poll answer does; a stream frame's `id:` is the cursor, so there it is
    * undefined), followed by that channel's buffered events. A frame that is not a valid
-   * envelope is reported to onError, not delivered.
+   * envelope is reported to onError, not delivered. A `realtime.closed` naming one channel
+   * (it was deleted, or this principal revoked from it) is reported to onError with `channel`
+   * and `reason`; that channel is dropped and the others go on; the subscription stops when
+   * its last channel is closed.
    */
   onEvent: (event: string, data: any, id: number | undefined, channel: string) => void;
   /** Resume from this cursor (for example `sub.cursor` persisted from an earlier page load). */
@@ -163,7 +166,7 @@ export class RealtimeError extends Error {
   readonly status: number | undefined;
   /** The reason of a realtime.closed frame, for example "revoked". */
   readonly reason: string | undefined;
-  /** The channel a 403 refused, when the server names it (multiplexed subscriptions). */
+  /** The channel a 403 refused, or a realtime.closed ended, when the server names it (multiplexed subscriptions). */
   readonly channel: string | undefined;
 }
 

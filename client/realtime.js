@@ -352,12 +352,13 @@ class Subscription {
   async #refused(res) {
     const what = res.ok ? `content-type ${res.headers.get("content-type")}` : `status ${res.status}`;
     const message = `realtime: ${res.url || "server"} answered ${what}`;
-    if (res.status === 403) {
-      // The last word of the subscription: its body says why, and which channel was refused.
+    if (res.status === 403 || res.status === 400) {
+      // The last word of the subscription (a 400 — a bad channel name, too many channels — would
+      // be answered the same way every time): its body says why, and which channel.
       const body = await res.json().catch(() => undefined);
       const channel = typeof body?.channel === "string" ? body.channel : undefined;
       const why = typeof body?.error === "string" ? `: ${body.error}` : "";
-      this.#report(new RealtimeError(`${message}${why}${channel === undefined ? "" : ` (channel ${channel})`}`, { status: 403, channel }));
+      this.#report(new RealtimeError(`${message}${why}${channel === undefined ? "" : ` (channel ${channel})`}`, { status: res.status, channel }));
       this.close();
       return { stop: true };
     }
@@ -367,11 +368,21 @@ class Subscription {
     return {};
   }
 
-  /** realtime.closed (SPEC 3.9): the server will not serve this subscription again. */
+  /**
+   * realtime.closed (SPEC 3.9): the server will not serve this subscription again — or, on a
+   * multiplexed one, the channel it names: that channel is dropped and the others go on, until
+   * none is left.
+   */
   #closedByServer(data) {
     const reason = typeof data?.reason === "string" ? data.reason : undefined;
     const why = reason === undefined ? "" : `: ${reason}`;
-    this.#report(new RealtimeError(`realtime: the server closed the subscription${why}`, { reason }));
+    const left = this.#wire.dropChannel(data?.channel);
+    if (left > 0) {
+      const channel = data.channel;
+      this.#report(new RealtimeError(`realtime: the server closed channel ${channel}${why}`, { reason, channel }));
+      return;
+    }
+    this.#report(new RealtimeError(`realtime: the server closed the subscription${why}`, { reason, channel: data?.channel }));
     this.close();
   }
 
@@ -576,6 +587,11 @@ class ChannelWire {
     return { args: [type, ev.data, toId(rawId)] };
   }
 
+  /** A realtime.closed ends the only channel. */
+  dropChannel() {
+    return 0;
+  }
+
   /** The answer's lastId: where the next poll resumes, even when it carried no event. */
   pollEnd(reply, body) {
     if (body.lastId !== undefined && body.lastId !== null) this.#positions.accept(reply, ONLY, null, idOf(String(body.lastId)));
@@ -646,6 +662,17 @@ class MultiplexWire {
 
   pollEnd(_reply, body) {
     if (typeof body.cursor === "string" && body.cursor !== "") this.cursor = body.cursor;
+  }
+
+  /**
+   * A realtime.closed naming one of the channels drops it (later requests leave it out; the
+   * cursor still covers it, which the server ignores); one naming none ends them all. Returns
+   * how many channels are left.
+   */
+  dropChannel(channel) {
+    if (typeof channel !== "string") return 0;
+    this.#channels = this.#channels.filter((c) => c !== channel);
+    return this.#channels.length;
   }
 
   #event(reply, channel, type, data, rawId) {

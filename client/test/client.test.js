@@ -237,6 +237,16 @@ describe("subscribe", () => {
     assert.deepEqual(log.reconnects, []);
   });
 
+  test("400 stops for good too: the same request would be refused again", async (t) => {
+    const { log, requests } = start(t, "http://x.test/sse/bad%20name", () => json({ error: "invalid channel name", channel: "bad name" }, { status: 400 }));
+    await waitFor(() => log.errors.length === 1, { what: "onError" });
+    await delay(100);
+    assert.equal(requests.length, 1);
+    assert.equal(log.errors[0].status, 400);
+    assert.equal(log.errors[0].channel, "bad name");
+    assert.deepEqual(log.reconnects, []);
+  });
+
   test("a network error or a failing token() is reported and retried", async (t) => {
     let calls = 0;
     const { log, requests } = start(

@@ -1,17 +1,19 @@
 // realtime.closed (SPEC 3.9): the server ends a subscription for good (a revoked token, say),
 // by a frame on a stream or an element of a poll answer. The client stops, polling included,
-// reports an Error whose reason is the frame's, and never hands the frame to onEvent. The Go
-// server does not send realtime.closed yet, so these tests run against the mock whatever
-// REALTIME_BIN says (startMock); the scripted-fetch ones pin down the exact frames.
+// reports an Error whose reason is the frame's, and never hands the frame to onEvent; on a
+// multiplexed stream a frame naming one channel drops that channel only. The stream tests run
+// against the Go server with REALTIME_BIN (POST /disconnect, DELETE /channels/{ch}); the Go
+// server never closes a long-poll, so that one runs against the mock (startMock); the
+// scripted-fetch ones pin down the exact frames.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RealtimeError, subscribe } from "../realtime.js";
-import { isStream, setup as setupServer } from "../testkit/harness.js";
+import { isStream, setup, setup as setupServer } from "../testkit/harness.js";
 import { json, scriptedFetch, sse } from "../testkit/scripted-fetch.js";
 import { startMock } from "../testkit/server.js";
 import { collector, delay, waitFor } from "../testkit/wait.js";
 
-const setup = (t, serverOptions) => setupServer(t, serverOptions, { start: startMock });
+const setupMock = (t, serverOptions) => setupServer(t, serverOptions, { start: startMock });
 
 const isClosedError = (err) => err instanceof RealtimeError && /^realtime: the server closed the subscription/.test(err.message);
 
@@ -31,7 +33,7 @@ async function assertStopped(log, requests, reason) {
   assert.ok(log.events.every((e) => e.event !== "realtime.closed"), "realtime.closed reached onEvent");
 }
 
-describe("realtime.closed, against the mock server", () => {
+describe("realtime.closed, against the server", () => {
   test("on a stream: stops for good, polling included", async (t) => {
     const { server, proxy, open } = await setup(t);
     const { log, requests } = open("/sse/cl:stream", { fallbackPollingUrl: `${proxy.url}/poll/cl:stream`, pollingAfterMs: 50 });
@@ -44,13 +46,13 @@ describe("realtime.closed, against the mock server", () => {
     assert.deepEqual(log.reconnects, []);
   });
 
-  test("in a poll answer: stops for good, the stream loop included", async (t) => {
-    const { server, proxy, open } = await setup(t);
+  test("in a poll answer (the mock): stops for good, the stream loop included", async (t) => {
+    const { server, proxy, open } = await setupMock(t);
     proxy.block("/sse/", 404);
     const { log, requests } = open("/sse/cl:poll", { fallbackPollingUrl: `${proxy.url}/poll/cl:poll`, pollingAfterMs: 50 });
     await waitFor(() => server.heldPolls() === 1, { what: "a held long-poll" });
-    await server.revoke("kicked");
-    await assertStopped(log, requests, "kicked");
+    await server.revoke("revoked");
+    await assertStopped(log, requests, "revoked");
     assert.ok(requests.filter(isStream).length >= 1);
     assert.deepEqual(log.events, []);
   });
@@ -62,6 +64,26 @@ describe("realtime.closed, against the mock server", () => {
     await server.revoke("revoked");
     await assertStopped(log, requests, "revoked");
     assert.deepEqual(log.reconnects, []);
+  });
+
+  test("one channel of a multiplexed stream deleted: it is dropped, the others go on", async (t) => {
+    const { server, proxy, open } = await setup(t);
+    const { sub, log, requests } = open({ channels: ["cl:gone", "cl:kept"], url: "/sse" });
+    await waitFor(() => log.opens === 1, { what: "open" });
+    assert.equal(await server.deleteChannel("cl:gone"), 1);
+    await waitFor(() => log.errors.length === 1, { what: "onError for the deleted channel" });
+    const [err] = log.errors;
+    assert.ok(err instanceof RealtimeError);
+    assert.equal(err.channel, "cl:gone");
+    assert.equal(err.reason, "deleted");
+    const id = await server.publish("cl:kept", "e", 1);
+    await waitFor(() => log.events.length === 1, { what: "the other channel's event" });
+    assert.deepEqual(log.events, [{ event: "e", data: 1, id, channel: "cl:kept" }]);
+    proxy.dropStreams(); // the next stream asks for the channel left only
+    await waitFor(() => log.opens === 2, { what: "reconnect" });
+    const last = requests.filter(isStream).at(-1);
+    assert.deepEqual(last.url.searchParams.getAll("channel"), ["cl:kept"]);
+    assert.notEqual(sub.lastEventId, undefined);
   });
 });
 

@@ -145,7 +145,9 @@ export async function startMockServer({ secret, retryMs = 50, replayBuffer = 50,
     let head = L === undefined ? `${retryField()}id: ${ch.lastId}\n\n` : `${retryField()}\n`;
     if (reset) head += `event: ${RESET}\nid: ${reset.id}\ndata: ${JSON.stringify(reset.data)}\n\n`;
     for (const e of events) head += e.frame;
-    openStream([ch], res, head, (_, e) => res.write(e.frame));
+    const sink = (_, e) => res.write(e.frame);
+    sink.close = () => res.end(`event: ${CLOSED}\ndata: ${JSON.stringify({ reason: "deleted" })}\n\n`);
+    openStream([ch], res, head, sink);
   }
 
   function servePoll(ch, res, url) {
@@ -181,7 +183,14 @@ export async function startMockServer({ secret, retryMs = 50, replayBuffer = 50,
       }
       for (const e of events) head += event(ch, e);
     }
-    openStream(chs, res, head, (ch, e) => res.write(event(ch, e)));
+    const sink = (ch, e) => res.write(event(ch, e));
+    let open = chs.length;
+    sink.close = (ch) => {
+      ch.sinks.delete(sink);
+      res.write(frame(CLOSED, { channel: ch.name, reason: "deleted" }));
+      if (--open === 0) res.end();
+    };
+    openStream(chs, res, head, sink);
   }
 
   function serveMuxPoll(chs, res, url) {
@@ -232,6 +241,16 @@ export async function startMockServer({ secret, retryMs = 50, replayBuffer = 50,
       const data = { reason };
       for (const res of streams) res.end(`event: ${CLOSED}\ndata: ${JSON.stringify(data)}\n\n`);
       for (const answer of held) answer([{ event: CLOSED, data }]);
+    },
+    /** deleteChannel(name) ends the channel's streams as DELETE /channels/{name} does; resolves to how many. */
+    deleteChannel: async (name) => {
+      const ch = channels.get(name);
+      if (!ch) return 0;
+      const sinks = [...ch.sinks];
+      for (const sink of sinks) sink.close(ch);
+      channels.delete(name);
+      highWater = Math.max(highWater, ch.lastId);
+      return sinks.length;
     },
     heldPolls: () => held.size,
     close: async () => {

@@ -59,6 +59,16 @@ export async function startRealServer({
     return code ?? killedBy;
   };
 
+  const control = async (path, method, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${publishKey}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
+
   return {
     url,
     port,
@@ -76,6 +86,12 @@ export async function startRealServer({
       if (!res.ok) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
       return (await res.json()).id;
     },
+    /** revoke() ends the streams of the tokens' principal ("test") with POST /disconnect; the reason is always "revoked". */
+    revoke: async (reason = "revoked") => {
+      if (reason !== "revoked") throw new Error(`the real server's disconnects say "revoked", not ${reason}`);
+      return (await control("/disconnect", "POST", { principal: "test" })).closed;
+    },
+    deleteChannel: async (name) => (await control(`/channels/${encodeURIComponent(name)}`, "DELETE")).closed,
     stop,
     restart: async ({ signal = "SIGTERM" } = {}) => {
       const code = await stop(signal);

@@ -6,8 +6,11 @@
 //   token({ channels, ttlSec })  a subscriber JWT (default: every channel)
 //   publish(channel, event, data) -> Promise<id>
 //   encodeCursor({ channel: position })  a multiplexed cursor in the server's format
+//   revoke(reason)            ends the streams of the tokens' principal with realtime.closed
+//                             (the real server: POST /disconnect, reason "revoked" only)
+//   deleteChannel(name)       ends a channel's streams (DELETE /channels/{name}) -> how many
 //   close()
-// and the mock also revoke(reason) and heldPolls() (see mock-server.js).
+// and the mock also heldPolls(), and revoke() answers its held long-polls too.
 import { randomBytes } from "node:crypto";
 import { encodeCursor as realCursor } from "./cursor.js";
 import { signJwt } from "./jwt.js";
