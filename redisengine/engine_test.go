@@ -158,13 +158,13 @@ func TestResumeAheadOfTheMirror(t *testing.T) {
 
 	// Event 2 reaches Redis but not b's pub/sub connection (as if it were
 	// still on its way).
-	cl := a.publishCall("c", []byte("e"), []byte("2"))
-	cl.keys[5] = "ahead:nowhere"
-	v, err := publishScript.exec(context.Background(), a.cmd(), cl.keys, cl.args).ToArray()
-	if err != nil {
-		t.Fatal(err)
+	ev := a.publishCall("c", []byte("e"), []byte("2"))
+	ev.ps = "ahead:nowhere"
+	res := a.runPublish(context.Background(), a.cmd(), []pubEvent{ev})
+	if res[0].err != nil {
+		t.Fatal(res[0].err)
 	}
-	id2, _ := v[0].AsInt64()
+	id2, _ := res[0].v[0].AsInt64()
 	if uint64(id2) != p1.ID+1 {
 		t.Fatalf("injected id %d, want %d", id2, p1.ID+1)
 	}

@@ -349,7 +349,7 @@ func (e *Engine) readHistory(ctx context.Context, k keys, seenBase, seenLast uin
 	if c == nil {
 		return history{}, channel.ErrUnavailable
 	}
-	args := []string{u64(e.hw.Load()), u64(seenBase), u64(seenLast), e.ttl}
+	args := []string{u64(e.hw.Load()), u64(seenBase), u64(seenLast), e.ttl, e.maxlen}
 	r := historyScript.exec(ctx, c, []string{k.meta, k.stream, k.rv}, args)
 	v, err := r.ToArray()
 	if err != nil {

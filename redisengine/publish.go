@@ -13,8 +13,8 @@ import (
 
 // pubJob is a publish waiting for a publisher: one event, or a batch.
 type pubJob struct {
-	calls  []call   // one publish script run per event
-	names  []string // the channel of each call
+	calls  []pubEvent // one per event
+	names  []string   // the channel of each event
 	single func(channel.Published, error)
 	batch  []channel.BatchItem // for a batch: the items, whose unrefused ones the calls are, in order
 	done   func()              // for a batch
@@ -41,7 +41,7 @@ func (e *Engine) Publish(name, event, data []byte, done func(channel.Published, 
 		return channel.Published{}, channel.ErrUnavailable
 	}
 	n := string(name)
-	e.pubq.push(&pubJob{calls: []call{e.publishCall(n, event, data)}, names: []string{n}, single: done})
+	e.pubq.push(&pubJob{calls: []pubEvent{e.publishCall(n, event, data)}, names: []string{n}, single: done})
 	return channel.Published{}, channel.ErrPending
 }
 
@@ -71,10 +71,18 @@ func (e *Engine) PublishBatch(items []channel.BatchItem, done func()) error {
 	return channel.ErrPending
 }
 
-// publishCall builds the publish script's run for one event; it copies
+// pubEvent is one event for the publish script, with what it needs of
+// its channel's keys.
+type pubEvent struct {
+	part                     *partition
+	meta, stream, counts, ps string    // the channel's keys
+	args                     [4]string // seen base, seen last, event, data
+}
+
+// publishCall prepares one event for the publish script; it copies
 // everything it keeps.
-func (e *Engine) publishCall(name string, event, data []byte) call {
-	k, _ := e.keysOf(name)
+func (e *Engine) publishCall(name string, event, data []byte) pubEvent {
+	k, p := e.keysOf(name)
 	var seenBase, seenLast uint64
 	if m, ok := e.mirrors.Load(name); ok {
 		m.mu.Lock()
@@ -83,30 +91,24 @@ func (e *Engine) publishCall(name string, event, data []byte) call {
 		}
 		m.mu.Unlock()
 	}
-	mode := "P"
-	if e.cluster {
-		mode = "S"
-	}
-	return call{
-		keys: []string{k.meta, k.stream, k.counts, k.nodes, k.rv, k.pubsub},
-		args: []string{u64(e.hw.Load()), u64(seenBase), u64(seenLast), e.maxlen, e.ttl, mode, e.node,
-			strconv.FormatInt(time.Now().UnixMilli(), 10), string(event), string(data)},
-	}
+	return pubEvent{part: p, meta: k.meta, stream: k.stream, counts: k.counts, ps: k.pubsub,
+		args: [4]string{u64(seenBase), u64(seenLast), string(event), string(data)}}
 }
 
 // publisher sends queued publishes, as many as are waiting (up to maxBatch
-// events) in one pipelined round, until the engine stops.
+// events) in one pipelined round — one script run per partition — until
+// the engine stops.
 func (e *Engine) publisher() {
 	var jobs []*pubJob
-	var calls []call
+	var evs []pubEvent
 	for {
 		jobs = e.pubq.pop(jobs, maxBatch)
 		if len(jobs) == 0 {
 			return
 		}
-		calls = calls[:0]
+		evs = evs[:0]
 		for _, j := range jobs {
-			calls = append(calls, j.calls...)
+			evs = append(evs, j.calls...)
 		}
 		c := e.cmd()
 		if c == nil {
@@ -116,18 +118,70 @@ func (e *Engine) publisher() {
 			continue
 		}
 		ctx, cancel := e.timeout()
-		res := publishScript.execMulti(ctx, c, calls)
+		res := e.runPublish(ctx, c, evs)
 		cancel()
 		for i, j := range jobs {
 			res = e.answer(j, res)
 			jobs[i] = nil
 		}
+		clear(evs)
 	}
+}
+
+// pubResult is the publish script's answer for one event.
+type pubResult struct {
+	v   []rueidis.RedisMessage // {id, base, subscribers of the other live nodes}
+	err error
+}
+
+// runPublish runs the publish script once per partition that evs touch,
+// all in one pipelined round, and returns each event's result, in order.
+func (e *Engine) runPublish(ctx context.Context, c rueidis.Client, evs []pubEvent) []pubResult {
+	mode := "P"
+	if e.cluster {
+		mode = "S"
+	}
+	global := []string{u64(e.hw.Load()), e.maxlen, e.ttl, mode, e.node, strconv.FormatInt(time.Now().UnixMilli(), 10)}
+	var calls []call
+	var members [][]int // event indexes of each call
+	callOf := map[*partition]int{}
+	for i := range evs {
+		ev := &evs[i]
+		k, ok := callOf[ev.part]
+		if !ok {
+			k = len(calls)
+			callOf[ev.part] = k
+			calls = append(calls, call{keys: []string{ev.part.pp + "nodes", ev.part.pp + "rv"}, args: append([]string(nil), global...)})
+			members = append(members, nil)
+		}
+		calls[k].keys = append(calls[k].keys, ev.meta, ev.stream, ev.counts, ev.ps)
+		calls[k].args = append(calls[k].args, ev.args[:]...)
+		members[k] = append(members[k], i)
+	}
+	out := make([]pubResult, len(evs))
+	for k, r := range publishScript.execMulti(ctx, c, calls) {
+		v, err := r.ToArray()
+		if err == nil && len(v) != len(members[k]) {
+			err = errors.New("redisengine: publish script answered the wrong number of events")
+		}
+		for j, i := range members[k] {
+			if err != nil {
+				out[i].err = err
+				continue
+			}
+			if msg, serr := v[j].ToString(); serr == nil {
+				out[i].err = errors.New(msg) // the event's own failure
+				continue
+			}
+			out[i].v, out[i].err = v[j].ToArray()
+		}
+	}
+	return out
 }
 
 // answer gives job j its results, the first len(j.calls) of res, and
 // returns the rest.
-func (e *Engine) answer(j *pubJob, res []rueidis.RedisResult) []rueidis.RedisResult {
+func (e *Engine) answer(j *pubJob, res []pubResult) []pubResult {
 	mine, rest := res[:len(j.calls)], res[len(j.calls):]
 	if j.single != nil {
 		p, err := e.published(j.names[0], mine[0])
@@ -145,14 +199,14 @@ func (e *Engine) answer(j *pubJob, res []rueidis.RedisResult) []rueidis.RedisRes
 	return rest
 }
 
-// published reads the publish script's answer: {id, base, subscribers of
-// the other live nodes}. delivered adds this node's own subscribers.
-func (e *Engine) published(name string, r rueidis.RedisResult) (channel.Published, error) {
-	v, err := r.ToArray()
-	if err != nil {
+// published reads the publish script's answer for one event. delivered
+// adds this node's own subscribers.
+func (e *Engine) published(name string, r pubResult) (channel.Published, error) {
+	if r.err != nil {
 		e.stats.publishErrors.Add(1)
-		return channel.Published{}, engineError(err)
+		return channel.Published{}, engineError(r.err)
 	}
+	v := r.v
 	if len(v) != 3 {
 		return channel.Published{}, channel.ErrUnavailable
 	}
@@ -218,7 +272,7 @@ func (e *Engine) Info(name []byte, done func(channel.Info, error)) (channel.Info
 			done(channel.Info{}, channel.ErrUnavailable)
 			return
 		}
-		r := infoScript.exec(ctx, c, []string{k.meta, k.stream, k.counts, k.nodes, k.rv}, []string{now})
+		r := infoScript.exec(ctx, c, []string{k.meta, k.stream, k.counts, k.nodes, k.rv}, []string{now, e.maxlen})
 		done(parseInfo(r))
 	})
 	return channel.Info{}, channel.ErrPending

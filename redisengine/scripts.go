@@ -29,15 +29,15 @@ local function runid(key)
   return v
 end
 
--- incarnation returns the channel's base and last id. It starts a new
+-- incarnation returns the channel's base and last id; run is this Redis
+-- process's run id (runid). It starts a new
 -- incarnation when the channel has none, when its incarnation was started by
 -- another Redis process (a restart, a restored snapshot, a failover: the run
 -- id differs), or when Redis holds less of it than the caller has seen (a
 -- rollback). The new base is at least TIME in microseconds, above the
 -- caller's high-water mark and above every id Redis still holds for the
 -- channel; its stream starts empty.
-local function incarnation(meta, stream, rv, hw, seenBase, seenLast, ttl)
-  local run = runid(rv)
+local function incarnation(meta, stream, run, hw, seenBase, seenLast, ttl)
   local m = redis.call('HMGET', meta, 'base', 'last', 'run')
   local base, last = tonumber(m[1]), tonumber(m[2])
   if base and last and m[3] == run and not (base == seenBase and last < seenLast) then
@@ -56,14 +56,18 @@ local function incarnation(meta, stream, rv, hw, seenBase, seenLast, ttl)
   return nb, nb
 end
 
--- subscribers sums the channel's subscribers on every node whose lease is
--- live at now (Unix ms), except the node skip.
-local function subscribers(counts, nodes, skip, now)
-  local c = redis.call('HGETALL', counts)
-  if #c == 0 then return 0 end
+-- leasesOf returns the node leases of a partition: node id -> end (Unix ms).
+local function leasesOf(nodes)
   local leases = {}
   local l = redis.call('HGETALL', nodes)
   for i = 1, #l, 2 do leases[l[i]] = tonumber(l[i + 1]) end
+  return leases
+end
+
+-- countLive sums the channel's subscribers on every node whose lease is
+-- live at now (Unix ms), except the node skip.
+local function countLive(counts, leases, skip, now)
+  local c = redis.call('HGETALL', counts)
   local n = 0
   for i = 1, #c, 2 do
     local until_ = leases[c[i]]
@@ -71,40 +75,66 @@ local function subscribers(counts, nodes, skip, now)
   end
   return n
 end
+
+local function subscribers(counts, nodes, skip, now)
+  return countLive(counts, nodes and leasesOf(nodes) or {}, skip, now)
+end
 `
 
-// publishScript appends one event: it assigns the id, appends it to the
-// capped stream, refreshes the TTLs and publishes it. It returns the id,
-// the incarnation's base and the subscribers of the other live nodes.
+// publishScript appends events of one partition, in order: for each it
+// assigns the id, appends it to the capped stream, refreshes the TTLs and
+// publishes it. One run serves a whole batch of the partition (what the
+// publishers gathered in one round), so the script's fixed cost and the
+// partition's leases and run id are paid once per batch, not per event.
+// Per event it returns {id, base, subscribers of the other live nodes}, or
+// an error string.
 //
-//	KEYS: meta, stream, counts, nodes, rv, pub/sub channel
-//	ARGV: high-water mark, seen base, seen last, MAXLEN, TTL ms, "S" (sharded) or "P",
-//	      node id, now ms, event, data
+//	KEYS: nodes, rv, then per event: meta, stream, counts, pub/sub channel
+//	ARGV: high-water mark, MAXLEN, TTL ms, "S" (sharded) or "P", node id, now ms,
+//	      then per event: seen base, seen last, event, data
 var publishScript = newScript(prelude + `
-local base, last = incarnation(KEYS[1], KEYS[2], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[5])
-last = last + 1
-if last >= 9007199254740992 then return redis.error_reply('ERR realtime: id space exhausted') end
-local id = fmt(last)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], id .. '-0', 'e', ARGV[9], 'd', ARGV[10])
-redis.call('HSET', KEYS[1], 'last', id)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-local msg = fmt(base) .. ' ' .. id .. ' ' .. ARGV[9] .. ' ' .. ARGV[10]
-if ARGV[6] == 'S' then redis.call('SPUBLISH', KEYS[6], msg) else redis.call('PUBLISH', KEYS[6], msg) end
-return {id, fmt(base), subscribers(KEYS[3], KEYS[4], ARGV[7], tonumber(ARGV[8]))}
+local run = runid(KEYS[2])
+local hw, maxlen, ttl, node, now = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[5], tonumber(ARGV[6])
+local sharded = ARGV[4] == 'S'
+local leases = leasesOf(KEYS[1])
+local out = {}
+for j = 0, (#KEYS - 2) / 4 - 1 do
+  local meta, stream, counts, ch = KEYS[3 + 4 * j], KEYS[4 + 4 * j], KEYS[5 + 4 * j], KEYS[6 + 4 * j]
+  local a = 7 + 4 * j
+  local base, last = incarnation(meta, stream, run, hw, tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ttl)
+  last = last + 1
+  if last >= 9007199254740992 then
+    out[j + 1] = 'ERR realtime: id space exhausted'
+  else
+    local id = fmt(last)
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id .. '-0', 'e', ARGV[a + 2], 'd', ARGV[a + 3])
+    redis.call('HSET', meta, 'last', id)
+    redis.call('PEXPIRE', meta, ttl)
+    redis.call('PEXPIRE', stream, ttl)
+    local msg = fmt(base) .. ' ' .. id .. ' ' .. ARGV[a + 2] .. ' ' .. ARGV[a + 3]
+    if sharded then redis.call('SPUBLISH', ch, msg) else redis.call('PUBLISH', ch, msg) end
+    out[j + 1] = {id, fmt(base), countLive(counts, leases, node, now)}
+  end
+end
+return out
 `)
 
-// historyScript returns a channel's incarnation and buffered events, and
-// refreshes its TTL: what a node reads to build or repair its mirror.
+// historyScript returns a channel's incarnation and buffered events (the
+// newest MAXLEN: the stream is trimmed approximately, in whole nodes,
+// which costs a tenth of exact trimming per append), and refreshes its TTL:
+// what a node reads to build or repair its mirror.
 //
 //	KEYS: meta, stream, rv
-//	ARGV: high-water mark, seen base, seen last, TTL ms
-//	returns {base, last, {{entry id, {"e", event, "d", data}}, ...}}
+//	ARGV: high-water mark, seen base, seen last, TTL ms, MAXLEN
+//	returns {base, last, {{entry id, {"e", event, "d", data}}, ...}} oldest first
 var historyScript = newScript(prelude + `
-local base, last = incarnation(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+local base, last = incarnation(KEYS[1], KEYS[2], runid(KEYS[3]), tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {fmt(base), fmt(last), redis.call('XRANGE', KEYS[2], '-', '+')}
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[5])
+local events = {}
+for i = #newest, 1, -1 do events[#events + 1] = newest[i] end
+return {fmt(base), fmt(last), events}
 `)
 
 // infoScript returns a channel's info, counting every live node's
@@ -112,16 +142,15 @@ return {fmt(base), fmt(last), redis.call('XRANGE', KEYS[2], '-', '+')}
 // process (it does not exist).
 //
 //	KEYS: meta, stream, counts, nodes, rv
-//	ARGV: now ms
+//	ARGV: now ms, MAXLEN
 //	returns {last, oldest, buffered, subscribers}
 var infoScript = newScript(prelude + `
 local m = redis.call('HMGET', KEYS[1], 'last', 'run')
 if not m[1] or m[2] ~= runid(KEYS[5]) then return false end
-local n = redis.call('XLEN', KEYS[2])
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[2])
 local oldest = fmt(tonumber(m[1]) + 1)
-local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
-if first[1] then oldest = string.match(first[1][1], '^%d+') end
-return {m[1], oldest, n, subscribers(KEYS[3], KEYS[4], '', tonumber(ARGV[1]))}
+if newest[1] then oldest = string.match(newest[#newest][1], '^%d+') end
+return {m[1], oldest, #newest, subscribers(KEYS[3], KEYS[4], '', tonumber(ARGV[1]))}
 `)
 
 // countScript writes this node's number of streams on a channel and
