@@ -17,9 +17,7 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener (SSE, publish, poll, client)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin listener: /metrics, /debug/pprof/, /healthz; empty disables")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "jwt, webhook or none (development only)")
-	fs.StringVar(&cfg.JWTSecret, "jwt-secret", cfg.JWTSecret, "HS256 secret (default: an ephemeral one); visible to anyone who can list processes: prefer --jwt-secret-file or REALTIME_JWT_SECRET")
-	fs.Var(secretFile{&cfg.JWTSecret}, "jwt-secret-file", "file holding the HS256 secret (its trailing newline is ignored)")
-	fs.StringVar(&cfg.JWTPublicKey, "jwt-public-key", cfg.JWTPublicKey, "PEM public key file for RS256/ES256/EdDSA tokens")
+	bindJWTFlags(fs, cfg)
 	fs.StringVar(&cfg.JWTCookie, "jwt-cookie", cfg.JWTCookie, "cookie searched for a subscriber token")
 	fs.StringVar(&cfg.AuthURL, "auth-url", cfg.AuthURL, "webhook authorizer URL (with --auth webhook)")
 	fs.DurationVar(&cfg.AuthTimeout, "auth-timeout", cfg.AuthTimeout, "webhook timeout; a timeout is a deny")
@@ -47,11 +45,28 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.DurationVar(&cfg.RedisTimeout, "redis-timeout", cfg.RedisTimeout, "a Redis command not answered in time: the request gets 503")
 }
 
+// bindJWTFlags declares the flags of the keys that verify tokens and the
+// claims they must carry: the server's, and `realtime checktoken`'s.
+func bindJWTFlags(fs *flag.FlagSet, cfg *broker.Config) {
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", cfg.JWTSecret, "HS256 secret (default: an ephemeral one, unless --jwt-public-key or --jwt-jwks-url); visible to anyone who can list processes: prefer --jwt-secret-file or REALTIME_JWT_SECRET")
+	fs.Var(secretFile{&cfg.JWTSecret}, "jwt-secret-file", "file holding the HS256 secret (its trailing newline is ignored)")
+	fs.StringVar(&cfg.JWTSecretPrevious, "jwt-secret-previous", cfg.JWTSecretPrevious, "previous HS256 secret, still accepted for every kind of token during a rotation; prefer REALTIME_JWT_SECRET_PREVIOUS")
+	fs.StringVar(&cfg.JWTPublicKey, "jwt-public-key", cfg.JWTPublicKey, "PEM public key file for RS256/ES256/EdDSA tokens")
+	fs.StringVar(&cfg.JWTJWKSURL, "jwt-jwks-url", cfg.JWTJWKSURL, "JWKS endpoint of an identity provider: RS256/ES256/EdDSA keys selected by the token's kid (with or without --jwt-secret)")
+	fs.DurationVar(&cfg.JWTJWKSRefresh, "jwt-jwks-refresh", cfg.JWTJWKSRefresh, "the JWKS is fetched again this often, and at once on an unknown kid (at most once per 5 s)")
+	fs.StringVar(&cfg.JWTIssuer, "jwt-issuer", cfg.JWTIssuer, "if set, every token must carry this iss")
+	fs.Var(list{&cfg.JWTAudience}, "jwt-audience", "if set (comma-separated), every token's aud must name one of these")
+}
+
 // parseFlags parses args, then gives every flag not on the command line
 // the value of its REALTIME_* variable, if set: flags win over the
 // environment. Two ways of giving the same secret is an error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := parseFlagsEnv(fs, args); err != nil {
+func parseFlags(fs *flag.FlagSet, args []string) error { return parseFlagsArgs(fs, args, 0) }
+
+// parseFlagsArgs is parseFlags for a command that takes up to maxArgs
+// arguments after its flags (fs.Args()).
+func parseFlagsArgs(fs *flag.FlagSet, args []string, maxArgs int) error {
+	if err := parseFlagsEnv(fs, args, maxArgs); err != nil {
 		return err
 	}
 	if given(fs, "jwt-secret") && given(fs, "jwt-secret-file") {
@@ -73,12 +88,12 @@ func given(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-func parseFlagsEnv(fs *flag.FlagSet, args []string) error {
+func parseFlagsEnv(fs *flag.FlagSet, args []string, maxArgs int) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if fs.NArg() > maxArgs {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(maxArgs))
 		fmt.Fprintln(fs.Output(), err)
 		return err
 	}

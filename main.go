@@ -27,8 +27,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "token" {
-		os.Exit(runToken(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "token":
+			os.Exit(runToken(os.Args[2:], os.Stdout, os.Stderr))
+		case "checktoken":
+			os.Exit(runCheckToken(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -68,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	engine := "memory"
 	if cfg.Redis != "" {
-		engine = "redis " + cfg.Redis
+		engine = "redis " + redisengine.Redacted(cfg.Redis)
 	}
 	log.Info("realtime listening", "addr", ln.Addr().String(), "admin", cfg.AdminAddr, "auth", cfg.Auth,
 		"max_conns", cfg.Loop.MaxConns, "engine", engine)

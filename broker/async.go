@@ -33,16 +33,30 @@ type cachedAuthorizer interface {
 	Cached(channel string, req *httpx.Request) (principal string, g Grant, ok bool)
 }
 
+// decider is a blocking Authorizer that can decide most requests without
+// blocking, allows and refusals alike (a JWT whose key is at hand): decide
+// answers on the reactor, and only when it cannot (decided=false: a key to
+// fetch) does Authorize run, off the reactor.
+type decider interface {
+	decide(channel string, req *httpx.Request) (d decision, g Grant, decided bool)
+}
+
 // authorizeThen decides whether req may read channel name and calls then:
-// at once for an inline authorizer or a cached decision; otherwise the
-// reply is deferred (the connection serves no other request meanwhile) and
-// then runs on another goroutine, with a copy of req, once the authorizer
-// answered, failed or timed out.
+// at once for an inline authorizer, a decider that could decide, or a
+// cached decision; otherwise the reply is deferred (the connection serves
+// no other request meanwhile) and then runs on another goroutine, with a
+// copy of req, once the authorizer answered, failed or timed out.
 func (b *Broker) authorizeThen(c *loop.Conn, req *httpx.Request, name []byte, then authorizedFunc) {
 	if _, ok := b.auth.(inline); ok {
 		d, g := authorize(context.Background(), b.auth, string(name), req)
 		then(c, req, name, d, g, false)
 		return
+	}
+	if dc, ok := b.auth.(decider); ok {
+		if d, g, decided := dc.decide(string(name), req); decided {
+			then(c, req, name, d, g, false)
+			return
+		}
 	}
 	if ca, ok := b.auth.(cachedAuthorizer); ok {
 		if principal, g, hit := ca.Cached(string(name), req); hit {

@@ -67,30 +67,39 @@ func New(cfg Config, log *slog.Logger, eng channel.Engine) (*Broker, error) {
 	return b, nil
 }
 
-// setupAuth builds the authorizers of --auth and the JWT key.
+// setupAuth builds the authorizers of --auth and the JWT keys.
 func (b *Broker) setupAuth() error {
-	switch {
-	case b.cfg.JWTPublicKey != "":
-		j, err := NewJWTPublicKey(b.cfg.JWTPublicKey, b.cfg.JWTCookie)
+	c := b.cfg
+	o := JWTOptions{Secret: []byte(c.JWTSecret), PreviousSecret: []byte(c.JWTSecretPrevious), PublicKeyFile: c.JWTPublicKey,
+		JWKSURL: c.JWTJWKSURL, JWKSRefresh: c.JWTJWKSRefresh, Issuer: c.JWTIssuer, Audience: c.JWTAudience,
+		Cookie: c.JWTCookie, Log: b.log}
+	if c.JWTJWKSURL != "" {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-b.stop; cancel() }() // Shutdown ends the JWKS refreshes
+		o.Ctx = ctx
+	}
+	if len(o.Secret) == 0 && o.PublicKeyFile == "" && o.JWKSURL == "" && c.Auth == "jwt" {
+		o.Secret = make([]byte, 32)
+		_, _ = rand.Read(o.Secret)
+		b.ephemeral = true
+	}
+	if len(o.Secret) > 0 || len(o.PreviousSecret) > 0 || o.PublicKeyFile != "" || o.JWKSURL != "" {
+		j, err := NewJWT(o)
 		if err != nil {
 			return err
 		}
 		b.jwt = j
-	case b.cfg.JWTSecret != "":
-		b.jwt = NewJWTSecret([]byte(b.cfg.JWTSecret), b.cfg.JWTCookie)
-	case b.cfg.Auth == "jwt":
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		b.jwt = NewJWTSecret(secret, b.cfg.JWTCookie)
-		b.ephemeral = true
 	}
-	switch b.cfg.Auth {
+	switch c.Auth {
 	case "none":
 		b.auth = allowAll{}
 	case "jwt":
 		b.auth = b.jwt
+		if b.jwt.jwks != nil {
+			b.auth = jwksAuthorizer{b.jwt} // decided on the reactor unless a key is to be fetched
+		}
 	case "webhook":
-		b.auth = newWebhookAuth(b.cfg.AuthURL, b.cfg.AuthTimeout)
+		b.auth = newWebhookAuth(c.AuthURL, c.AuthTimeout)
 	}
 	return nil
 }
@@ -102,7 +111,8 @@ func (b *Broker) SetAuthorizer(a Authorizer) { b.auth = a }
 // JWT returns the JWT verifier, nil when none is configured.
 func (b *Broker) JWT() *JWTAuth { return b.jwt }
 
-// EphemeralSecret reports whether the JWT secret was generated at start.
+// EphemeralSecret reports whether the JWT secret was generated at start
+// (no secret, public key or JWKS was given).
 func (b *Broker) EphemeralSecret() bool { return b.ephemeral }
 
 // Ready reports whether the broker's engine can serve (GET /readyz).

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -20,8 +21,13 @@ type Config struct {
 	Addr              string        // public listener
 	AdminAddr         string        // admin listener (metrics, pprof, healthz); empty disables it
 	Auth              string        // "jwt", "webhook" or "none"
-	JWTSecret         string        // HS256 secret; empty with no public key: an ephemeral one is generated
+	JWTSecret         string        // HS256 secret; empty with no public key or JWKS: an ephemeral one is generated
 	JWTPublicKey      string        // PEM file of an RS256/ES256/EdDSA public key, instead of a secret
+	JWTSecretPrevious string        // HS256 secret still accepted (any token), during a rotation
+	JWTJWKSURL        string        // JWKS endpoint: RS256/ES256/EdDSA keys selected by kid; with or without a secret
+	JWTJWKSRefresh    time.Duration // the JWKS is fetched again this often (and on an unknown kid, at most every 5 s)
+	JWTIssuer         string        // if set, the iss every token must carry
+	JWTAudience       []string      // if set, the aud (string or array) of every token must name one of them
 	JWTCookie         string        // cookie searched for a subscriber token
 	AuthURL           string        // webhook authorizer URL
 	AuthTimeout       time.Duration // webhook timeout; a timeout denies
@@ -46,6 +52,7 @@ func DefaultConfig() Config {
 		AdminAddr:         "127.0.0.1:9090",
 		Auth:              "jwt",
 		JWTCookie:         "realtime_token",
+		JWTJWKSRefresh:    DefaultJWKSRefresh,
 		AuthTimeout:       2 * time.Second,
 		ChannelPattern:    DefaultChannelPattern,
 		Retry:             2 * time.Second,
@@ -72,6 +79,14 @@ func (c Config) Validate() error {
 	switch {
 	case c.JWTSecret != "" && c.JWTPublicKey != "":
 		return errors.New("broker: give --jwt-secret or --jwt-public-key, not both")
+	case c.JWTPublicKey != "" && c.JWTJWKSURL != "":
+		return errors.New("broker: give --jwt-public-key or --jwt-jwks-url, not both")
+	case c.JWTSecretPrevious != "" && c.JWTSecret == "" && c.JWTPublicKey == "" && c.JWTJWKSURL == "":
+		return errors.New("broker: --jwt-secret-previous needs the current key: --jwt-secret, --jwt-public-key or --jwt-jwks-url")
+	case c.JWTJWKSURL != "" && !validJWKSURL(c.JWTJWKSURL):
+		return fmt.Errorf("broker: --jwt-jwks-url must be an http:// or https:// URL, not %q", c.JWTJWKSURL)
+	case c.JWTJWKSURL != "" && c.JWTJWKSRefresh <= 0:
+		return errors.New("broker: --jwt-jwks-refresh must be positive")
 	case c.AuthTimeout <= 0:
 		return errors.New("broker: --auth-timeout must be positive")
 	case c.MaxStreamChannels < 1:
@@ -100,4 +115,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.Channel.Validate()
+}
+
+func validJWKSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -112,6 +112,12 @@ func (b *Broker) authorizeAll(c *loop.Conn, req *httpx.Request, mr muxRequest, t
 		}
 		return
 	}
+	if grants, ok := b.decideAll(c, req, mr); ok {
+		if grants != nil {
+			then(c, req, mr, grants, false)
+		}
+		return
+	}
 	c.Defer()
 	creq := cloneRequest(req)
 	go func() {
@@ -120,6 +126,29 @@ func (b *Broker) authorizeAll(c *loop.Conn, req *httpx.Request, mr muxRequest, t
 			c.Resume()
 		}
 	}()
+}
+
+// decideAll decides every channel of mr on the reactor when the
+// authorizer can (a decider: JWTs whose keys are at hand). ok reports that
+// it decided: with grants nil, it answered the first refusal.
+func (b *Broker) decideAll(c *loop.Conn, req *httpx.Request, mr muxRequest) (grants []Grant, ok bool) {
+	dc, is := b.auth.(decider)
+	if !is {
+		return nil, false
+	}
+	grants = make([]Grant, len(mr.names))
+	for i, n := range mr.names {
+		d, g, decided := dc.decide(string(n), req)
+		if !decided {
+			return nil, false
+		}
+		if d != allowed {
+			b.replyMuxDenied(c, req, d, n)
+			return nil, true
+		}
+		grants[i] = g
+	}
+	return grants, true
 }
 
 // replyMuxDenied is replyDenied naming the refused channel on a 403.
