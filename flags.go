@@ -43,6 +43,9 @@ func bindFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis://host:port/db or redis-cluster://h1:p1,h2:p2: share channels with other nodes (default: the embedded memory engine)")
 	fs.DurationVar(&cfg.RedisTimeout, "redis-timeout", cfg.RedisTimeout, "a Redis command not answered in time: the request gets 503")
+	fs.StringVar(&cfg.EventsURL, "events-url", cfg.EventsURL, "POST channel lifecycle webhooks (channel.occupied, channel.vacated) here, batched and signed")
+	fs.IntVar(&cfg.EventsQueue, "events-queue", cfg.EventsQueue, "lifecycle webhook events held at most while the receiver fails; more are dropped and counted")
+	fs.StringVar(&cfg.EventsSecret, "events-secret", cfg.EventsSecret, "HMAC-SHA256 key of the webhooks' X-Realtime-Signature; prefer REALTIME_EVENTS_SECRET")
 }
 
 // bindJWTFlags declares the flags of the keys that verify tokens and the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/httpx"
+	"github.com/workkit/realtime/lifecycle"
 	"github.com/workkit/realtime/loop"
 )
 
@@ -35,7 +36,8 @@ type Broker struct {
 	stop      chan struct{}  // closed by Shutdown: stops the channel evictor
 	stopOnce  sync.Once
 
-	streamHead []byte // immutable: the 200 head of an event stream without CORS headers
+	streamHead []byte            // immutable: the 200 head of an event stream without CORS headers
+	events     *lifecycle.Sender // channel lifecycle webhooks; nil without --events-url
 	stats      brokerStats
 }
 
@@ -63,6 +65,14 @@ func New(cfg Config, log *slog.Logger, eng channel.Engine) (*Broker, error) {
 		return nil, err
 	}
 	b.srv = srv
+	if cfg.EventsURL != "" {
+		if b.events, err = lifecycle.New(lifecycle.Config{URL: cfg.EventsURL, Secret: []byte(cfg.EventsSecret),
+			MaxQueue: cfg.EventsQueue, Log: log}); err != nil {
+			return nil, err
+		}
+		eng.Watch(b.occupancy)
+		go b.events.Run(b.stop)
+	}
 	go b.eng.Run(b.stop)
 	return b, nil
 }
@@ -102,6 +112,16 @@ func (b *Broker) setupAuth() error {
 		b.auth = newWebhookAuth(c.AuthURL, c.AuthTimeout)
 	}
 	return nil
+}
+
+// occupancy is the engine's Watch hook: a channel got its first stream or
+// lost its last one (counting every node). It only queues.
+func (b *Broker) occupancy(name string, occupied bool) {
+	typ := lifecycle.Vacated
+	if occupied {
+		typ = lifecycle.Occupied
+	}
+	b.events.Notify(typ, name, time.Now())
 }
 
 // SetAuthorizer replaces the subscriber authorizer (for embedding). Call it

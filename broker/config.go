@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/workkit/realtime/channel"
+	"github.com/workkit/realtime/lifecycle"
 	"github.com/workkit/realtime/loop"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	MaxStreamChannels int           // channels one multiplexed stream or poll may name (SPEC 3.8)
 	Redis             string        // --redis: share channels through Redis (main builds the engine); empty: the memory engine
 	RedisTimeout      time.Duration // --redis-timeout
+	EventsURL         string        // --events-url: where channel lifecycle webhooks are POSTed (SPEC 3.9); empty: none
+	EventsSecret      string        // --events-secret: their HMAC-SHA256 key
+	EventsQueue       int           // --events-queue: webhook events held at most while the receiver fails; past it they are dropped (counted)
 
 	Loop    loop.Config    // reactor: limits, timeouts, heartbeat
 	Channel channel.Config // channels: replay buffer, subscriber cap, idle TTL
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
 		RedisTimeout:      time.Second,
+		EventsQueue:       lifecycle.DefaultMaxQueue,
 		MaxStreamChannels: 32,
 		Loop:              loop.DefaultConfig(),
 		Channel:           channel.DefaultConfig(),
@@ -89,6 +94,8 @@ func (c Config) Validate() error {
 		return errors.New("broker: --jwt-jwks-refresh must be positive")
 	case c.AuthTimeout <= 0:
 		return errors.New("broker: --auth-timeout must be positive")
+	case c.EventsQueue < 1:
+		return errors.New("broker: --events-queue must be at least 1")
 	case c.MaxStreamChannels < 1:
 		return errors.New("broker: --max-stream-channels must be at least 1")
 	case c.Retry < 0:

@@ -63,6 +63,9 @@ var (
 	descBuffered    = desc("replay_buffered_bytes", "Memory held by the replay buffers of all channels (--replay-memory bounds it).")
 	descDropped     = desc("replay_dropped_total", "Buffered events dropped to keep within --replay-memory.")
 	descAuthBusy    = desc("auth_busy_total", "Authorizations refused 503 because no authorizer slot freed within --auth-timeout.")
+	descLcEvents    = desc("lifecycle_events_total", "Channel lifecycle webhook events (--events-url), by result: sent (in a batch answered 2xx) or dropped (the queue was full).", "result")
+	descLcFailures  = desc("lifecycle_post_failures_total", "Lifecycle webhook POSTs that failed (non-2xx, error, timeout, redirect) and were retried.")
+	descLcQueued    = desc("lifecycle_queued_events", "Lifecycle webhook events waiting to be sent.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -74,7 +77,7 @@ func (m *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descStreams, descChannels, descPublishes,
 		descDeliveries, descBytes, descWrites, descFramesOut, descStalls, descHeartbeats, descReplays,
 		descResets, descDisconnects, descDenied, descEvictions, descPolls, descParked, descRefused, descBuffered, descDropped,
-		descAuthBusy} {
+		descAuthBusy, descLcEvents, descLcFailures, descLcQueued} {
 		ch <- d
 	}
 }
@@ -116,4 +119,11 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBuffered, float64(ec.BufferedBytes))
 	counter(descDropped, rs.Dropped.Load())
 	counter(descAuthBusy, bs.authBusy.Load())
+	if e := m.b.events; e != nil {
+		st := e.Stats()
+		counter(descLcEvents, st.Sent, "sent")
+		counter(descLcEvents, st.Dropped, "dropped")
+		counter(descLcFailures, st.Failed)
+		gauge(descLcQueued, float64(st.Queued))
+	}
 }
