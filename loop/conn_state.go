@@ -11,7 +11,8 @@ package loop
 //	   |      stream <-----+
 //	   |        |
 //	   |        | endAfterReply: a reply without keep-alive, a rejected
-//	   v        v request, a shutdown drain
+//	   |        | request, a shutdown drain; End: a revocation's last frame
+//	   v        v
 //	    ending       no further input is served; FIN once the queue is written
 //	      |
 //	      | Close(reason), from any state above: the queue is dropped
