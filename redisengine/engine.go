@@ -153,8 +153,27 @@ func (e *Engine) Run(stop <-chan struct{}) {
 	}
 	e.wg.Wait()
 	if c := e.clients.Load(); c != nil {
+		e.dropLeases(c.cmd)
 		c.cmd.Close()
 		c.sub.Close()
+	}
+}
+
+// dropLeases removes this node's leases when it stops, so that the
+// partitions' node hashes, read by every publish, do not keep a field per
+// node that ever ran (a killed node's stay until the hash's TTL, a minute
+// after the last renewal of any node).
+func (e *Engine) dropLeases(c rueidis.Client) {
+	ctx, cancel := e.timeout()
+	defer cancel()
+	cmds := make(rueidis.Commands, 0, len(e.parts))
+	for _, p := range e.parts {
+		cmds = append(cmds, c.B().Hdel().Key(p.pp+"nodes").Field(e.node).Build())
+	}
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		if r.Error() != nil {
+			e.stats.upkeepErrors.Add(1)
+		}
 	}
 }
 

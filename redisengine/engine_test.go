@@ -243,3 +243,40 @@ func TestOccupancyCountsEveryNode(t *testing.T) {
 	s1.Cancel()
 	waitLog("room true", "room false")
 }
+
+// TestStoppedNodeDropsItsLeases: a node that stops removes its lease from
+// every partition, so publishes do not read the leases of every node that
+// ever ran.
+func TestStoppedNodeDropsItsLeases(t *testing.T) {
+	r := redisproc.StartT(t, redisproc.Options{})
+	cfg := DefaultConfig()
+	cfg.URL, cfg.Prefix = r.URL(), "lease:"
+	e, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { e.Run(stop); close(done) }()
+	waitUntil(t, "ready", 10*time.Second, e.Ready)
+	leases := func() int {
+		n := 0
+		for _, p := range e.parts {
+			m, _ := e.cmd().Do(context.Background(), e.cmd().B().Hgetall().Key(p.pp+"nodes").Build()).AsStrMap()
+			n += len(m)
+		}
+		return n
+	}
+	waitUntil(t, "leases in every partition", 5*time.Second, func() bool { return leases() == len(e.parts) })
+	other := newEngine(t, r.URL(), "lease:", nil) // keeps a client to look with once e has stopped
+	close(stop)
+	<-done
+	for _, p := range e.parts {
+		m, err := other.cmd().Do(context.Background(), other.cmd().B().Hgetall().Key(p.pp+"nodes").Build()).AsStrMap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m[e.node]; ok {
+			t.Fatalf("partition %s still holds the stopped node's lease", p.pp)
+		}
+	}
+}
