@@ -64,13 +64,16 @@ func (b *Broker) publishBatch(c *loop.Conn, req *httpx.Request) {
 	}
 	pk := b.park(c, req, nil, false)
 	err := b.eng.PublishBatch(batch, func() {
+		pk.ready()
 		b.replyJSON(pk.c, pk.req, appendBatch(batch))
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyJSON(c, req, appendBatch(batch))
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyJSON(c, req, appendBatch(batch))
 }
 
 // itemError is the refusal of one batch item; its text is the item's

@@ -47,13 +47,16 @@ func (b *Broker) presence(c *loop.Conn, req *httpx.Request, name []byte) {
 	}
 	pk := b.park(c, req, name, false)
 	p, err := b.eng.Presence(name, func(p channel.Presence, err error) {
+		pk.ready()
 		b.replyPresence(pk.c, pk.req, pk.name, p, err)
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyPresence(c, req, name, p, err)
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyPresence(c, req, name, p, err)
 }
 
 // replyPresence answers a presence request:
@@ -105,13 +108,16 @@ func (b *Broker) deleteChannel(c *loop.Conn, req *httpx.Request, name []byte) {
 	}
 	pk := b.park(c, req, name, false)
 	n, err := b.eng.Delete(name, func(n int, err error) {
+		pk.ready()
 		b.replyClosed(pk.c, pk.req, n, err)
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyClosed(c, req, n, err)
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyClosed(c, req, n, err)
 }
 
 // disconnect serves POST /disconnect with {"principal":"u1"} and/or
@@ -141,13 +147,16 @@ func (b *Broker) disconnect(c *loop.Conn, req *httpx.Request) {
 	}
 	pk := b.park(c, req, nil, false)
 	n, err := b.eng.Disconnect(v, func(n int, err error) {
+		pk.ready()
 		b.replyClosed(pk.c, pk.req, n, err)
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyClosed(c, req, n, err)
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyClosed(c, req, n, err)
 }
 
 // parseRevocation decodes a disconnect's body; msg says what is wrong.

@@ -23,13 +23,16 @@ func (b *Broker) channelInfo(c *loop.Conn, req *httpx.Request, name []byte) {
 	}
 	pk := b.park(c, req, name, false)
 	i, err := b.eng.Info(name, func(i channel.Info, err error) {
+		pk.ready()
 		b.replyInfo(pk.c, pk.req, pk.name, i, err)
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyInfo(c, req, name, i, err)
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyInfo(c, req, name, i, err)
 }
 
 // replyInfo answers GET /channels/{channel}.

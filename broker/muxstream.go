@@ -37,6 +37,7 @@ func (b *Broker) startMux(c *loop.Conn, req *httpx.Request, mr muxRequest, grant
 	var pk *parked
 	if !b.local {
 		pk = b.park(c, req, nil, deferred)
+		pk.detach() // answers may come before the last subscription is even asked for
 		rreq = pk.req
 	}
 	retry := b.streamRetry()

@@ -1,31 +1,61 @@
 package broker
 
 import (
+	"sync"
+
 	"github.com/workkit/realtime/channel"
 	"github.com/workkit/realtime/httpx"
 	"github.com/workkit/realtime/loop"
 )
 
-// parked is a request whose answer a remote engine gives later, on its own
-// goroutine: the connection is deferred (no other request on it is served
-// meanwhile) and the request copied, so the answer can be written from
-// there. No goroutine waits for it.
+// parked is a request whose answer a remote engine may give later, on its
+// own goroutine: the connection is deferred (no other request on it is
+// served meanwhile). No goroutine waits for it. The request and channel
+// name point into the connection's input, which is reused once the handler
+// returns: only when the answer is pending does the handler copy them
+// (detach), so a subscribe that a mirror answers at once copies nothing.
+// The engine's callback calls ready first, which waits for those copies.
+// (Engines never call back on the calling goroutine: channel.ErrPending.)
 type parked struct {
-	b    *Broker
-	c    *loop.Conn
-	req  *httpx.Request // a copy owned by the parked request
-	name []byte         // a copy of the channel name
-	own  bool           // this handler deferred the connection (it was not deferred already)
+	b   *Broker
+	c   *loop.Conn
+	own bool // this handler deferred the connection (it was not deferred already)
+
+	mu       sync.Mutex     // held from park until answered or detach
+	req      *httpx.Request // after detach: a copy owned by the parked request
+	name     []byte         // after detach: a copy of the channel name
+	detached bool           // written before mu is released, by the handler
 }
 
 // park prepares req on c for an answer that may come later. deferred says
 // the connection is deferred already (an authorization ran off the
-// reactor): then its goroutine resumes it, unless the answer is pending.
+// reactor, on a copy of the request): then its goroutine resumes it,
+// unless the answer is pending.
 func (b *Broker) park(c *loop.Conn, req *httpx.Request, name []byte, deferred bool) *parked {
 	if !deferred {
 		c.Defer()
 	}
-	return &parked{b: b, c: c, req: cloneRequest(req), name: []byte(string(name)), own: !deferred}
+	p := &parked{b: b, c: c, req: req, name: name, own: !deferred}
+	p.mu.Lock()
+	return p
+}
+
+// detach is called by the handler when the answer is pending, before it
+// returns: it copies what the answer needs and lets the callback run.
+func (p *parked) detach() {
+	if p.own { // else req is already a copy, owned by the authorizing goroutine
+		p.req = cloneRequest(p.req)
+	}
+	p.name = []byte(string(p.name))
+	p.detached = true
+	p.mu.Unlock()
+}
+
+// ready waits until the handler has detached: the callback may then use
+// p.req and p.name.
+func (p *parked) ready() {
+	p.mu.Lock()
+	p.mu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 }
 
 // answered is called when the engine answered at once (err is not
@@ -34,6 +64,9 @@ func (b *Broker) park(c *loop.Conn, req *httpx.Request, name []byte, deferred bo
 func (p *parked) answered() {
 	if p.own {
 		p.c.Undefer()
+	}
+	if !p.detached {
+		p.mu.Unlock()
 	}
 }
 

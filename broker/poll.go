@@ -66,10 +66,12 @@ func (b *Broker) pollNow(c *loop.Conn, req *httpx.Request, name []byte, q channe
 	}
 	pk := b.park(c, req, name, deferred)
 	m, _, err := b.eng.Poll(name, q, nil, func(m channel.Missed, _ *channel.Subscription, err error) {
+		pk.ready()
 		b.replyPoll(pk.c, pk.req, &m, err)
 		pk.resume()
 	})
 	if pending(err) {
+		pk.detach()
 		return true
 	}
 	pk.answered()

@@ -43,13 +43,16 @@ func (b *Broker) publish(c *loop.Conn, req *httpx.Request, name []byte) {
 	}
 	pk := b.park(c, req, name, false)
 	p, err := b.eng.Publish(name, ev.name, ev.data, func(p channel.Published, err error) {
+		pk.ready()
 		b.replyPublished(pk.c, pk.req, p, err)
 		pk.resume()
 	})
-	if !pending(err) {
-		pk.answered()
-		b.replyPublished(c, req, p, err)
+	if pending(err) {
+		pk.detach()
+		return
 	}
+	pk.answered()
+	b.replyPublished(c, req, p, err)
 }
 
 // replyPublished answers a publish: {"delivered":N,"id":ID}, or the

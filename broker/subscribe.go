@@ -47,11 +47,13 @@ func (b *Broker) startStream(c *loop.Conn, req *httpx.Request, name []byte, d de
 	}
 	pk := b.park(c, req, name, deferred)
 	sub, err := b.eng.Subscribe(name, c, open, func(sub *channel.Subscription, err error) {
+		pk.ready()
 		head.Release()
 		b.streamStarted(pk.c, pk.req, sub, grant, err)
 		pk.resume()
 	})
 	if pending(err) {
+		pk.detach()
 		return true
 	}
 	head.Release()
