@@ -36,3 +36,22 @@ func BenchmarkFrame(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// BenchmarkMuxPublish is BenchmarkPublish with multiplexed subscribers of
+// 8 channels each, the event on one of them: per delivery, the stream's
+// cursor line is built and queued with the shared multiplexed frame.
+func BenchmarkMuxPublish(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprint(n, "-streams"), func(b *testing.B) {
+			r, _ := testRegistry(50, 0)
+			muxSubscribers(b, r, n, 8)
+			name, ev, data := []byte("c0"), []byte("run.stage"), []byte(`{"stage":"ai_verify","progress":40}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r.Publish(name, ev, data, nil)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+		})
+	}
+}
