@@ -5,7 +5,10 @@
 //	go run ./loadtest <scenario> [flags]
 //
 // Scenarios: idle, fanout, flood, churn, slow, badinput, soak, chanflood,
-// cluster (several nodes on a Redis, with a node or Redis killed).
+// cluster (several nodes on a Redis, with a node or Redis killed),
+// multiplex (streams of several channels, checked per channel, beside
+// single-channel streams) and revoke (POST /disconnect of one principal's
+// streams).
 // Every scenario is bounded in count and time, sends traffic to loopback
 // only, and starts (and stops) the servers itself unless --target names a
 // running realtime.
@@ -31,6 +34,8 @@ var scenarios = map[string]func(*options) scenario{
 	"soak":      soakScenario,
 	"chanflood": chanfloodScenario,
 	"cluster":   clusterScenario,
+	"multiplex": multiplexScenario,
+	"revoke":    revokeScenario,
 }
 
 func main() {
@@ -43,5 +48,5 @@ func main() {
 }
 
 func names() []string {
-	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput", "soak", "chanflood", "cluster"}
+	return []string{"idle", "fanout", "flood", "churn", "slow", "badinput", "soak", "chanflood", "cluster", "multiplex", "revoke"}
 }

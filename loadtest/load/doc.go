@@ -3,7 +3,9 @@
 // scanner, latency histograms, per-subscriber gap/duplicate checks, worker
 // processes that hold the subscriber connections, and the scenarios built
 // from them (idle, fanout, flood, churn, slow, badinput, soak, chanflood, and
-// cluster: several nodes sharing a Redis, with faults).
+// cluster: several nodes sharing a Redis, with faults; multiplex: streams of
+// several channels checked per channel; revoke: one principal's streams
+// ended by POST /disconnect).
 //
 // One run talks to a Target: either realtime or the nginx+nchan peer
 // (loadtest/peers). The two differ on the wire (see Dialect); everything

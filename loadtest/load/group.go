@@ -33,7 +33,11 @@ type Group struct {
 }
 
 // OpenGroup starts workers and opens spec.N subscriptions over them.
-func OpenGroup(env *Env, spec OpenSpec) (*Group, error) {
+func OpenGroup(env *Env, spec OpenSpec) (*Group, error) { return openGroup(env, spec, nil) }
+
+// openGroup is OpenGroup; each, when not nil, adjusts each worker's share
+// of spec (its N and First set) before it is sent.
+func openGroup(env *Env, spec OpenSpec, each func(s *OpenSpec)) (*Group, error) {
 	per := env.PerWorker
 	if per <= 0 {
 		per = 5000
@@ -51,6 +55,9 @@ func OpenGroup(env *Env, spec OpenSpec) (*Group, error) {
 		first += n
 		s.Src = SourceAddr(int(srcNext.Add(1)-1) % 200)
 		s.Churn.Seed = spec.Churn.Seed + uint64(i)*7919
+		if each != nil {
+			each(&s)
+		}
 		cmds[i] = &Cmd{Op: "open", Open: &s}
 	}
 	replies, err := pool.Do(cmds)

@@ -14,6 +14,7 @@ type NodesOptions struct {
 	N      int
 	Redis  string   // --redis URL; empty: the memory engine (then N must be 1)
 	Args   []string // every node's flags (after the tool's own)
+	Secret string   // the nodes' JWT secret; empty: a random one
 }
 
 // StartNodes starts o.N realtime nodes at once, each on its own ports,
@@ -28,7 +29,10 @@ func StartNodes(o NodesOptions) ([]*Server, error) {
 	if o.Redis != "" {
 		args = append([]string{"--redis", o.Redis}, args...)
 	}
-	secret := randomHex(16)
+	secret := o.Secret
+	if secret == "" {
+		secret = randomHex(16)
+	}
 	nodes := make([]*Server, o.N)
 	errs := make([]error, o.N)
 	var wg sync.WaitGroup

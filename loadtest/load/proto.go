@@ -13,6 +13,10 @@ const (
 	// node died) it reconnects to the next of OpenSpec.Addrs with
 	// Last-Event-ID.
 	ModeFollow = "follow"
+	// ModeMux reads streams of several channels each (OpenSpec.Mux): a
+	// multiplexed GET /sse?channel=a&channel=b, or with MuxSpec.Single one
+	// GET /sse/{ch}, checked per channel (muxcheck.go).
+	ModeMux = "mux"
 )
 
 // Cmd is a message from the parent to a worker.
@@ -41,6 +45,9 @@ type OpenSpec struct {
 	// Channels[((First+i) / len(Addrs)) % len(Channels)].
 	Addrs []string `json:"addrs,omitempty"`
 	First int      `json:"first,omitempty"`
+	// Mux shapes ModeMux: the channels of each subscriber and what will be
+	// published on them.
+	Mux *MuxSpec `json:"mux,omitempty"`
 }
 
 // ChurnSpec shapes ModeChurn: after each event a subscriber drops with
@@ -74,6 +81,9 @@ type CollectSpec struct {
 	// was refused (a 503 while Redis was down): never published, so
 	// neither missing nor expected.
 	Unpublished map[string][]int `json:"unpublished,omitempty"`
+	// UntilEnded (ModeMux) waits until every stream has ended (the server
+	// closed it) instead of until each got its last event.
+	UntilEnded bool `json:"until_ended,omitempty"`
 }
 
 // Reply is a worker's answer to one Cmd.
@@ -105,6 +115,7 @@ type WorkerReport struct {
 	Move        Hist        `json:"move"`              // follow: Since to the first frame after the first reconnect
 	Reset       Hist        `json:"reset"`             // Since to the first realtime.reset frame
 	AfterReset  Hist        `json:"after_reset"`       // Since to the first event after that reset
+	Mux         *MuxReport  `json:"mux,omitempty"`     // ModeMux: the per-channel checks and the end of each stream
 }
 
 // maxSamples bounds WorkerReport.Samples.
@@ -127,6 +138,12 @@ func (r *WorkerReport) Merge(o *WorkerReport) {
 	r.Reset.Merge(&o.Reset)
 	r.AfterReset.Merge(&o.AfterReset)
 	r.LastFrame = max(r.LastFrame, o.LastFrame)
+	if o.Mux != nil {
+		if r.Mux == nil {
+			r.Mux = &MuxReport{}
+		}
+		r.Mux.Merge(o.Mux)
+	}
 	for _, x := range o.Samples {
 		if len(r.Samples) < maxSamples {
 			r.Samples = append(r.Samples, x)

@@ -44,6 +44,8 @@ type worker struct {
 	spec      OpenSpec
 	subs      []*sub
 	slow      []*Stream
+	msubs     []*muxSub    // ModeMux (muxsub.go)
+	ended     atomic.Int64 // ModeMux streams the server ended
 	stopping  atomic.Bool
 	done      atomic.Int64 // reading subscribers that got the last event
 	lastFrame atomic.Int64 // Mono() of the latest frame received by any subscriber
@@ -122,6 +124,9 @@ func (w *worker) recordResume(d int64) {
 // starts a goroutine per reading subscriber.
 func (w *worker) open() Reply {
 	spec := w.spec
+	if spec.Mode == ModeMux {
+		return w.openMux()
+	}
 	conc := spec.Concurrency
 	if conc <= 0 {
 		conc = 64
@@ -174,7 +179,7 @@ func (w *worker) collect(c CollectSpec) Reply {
 	}
 	start := time.Now()
 	quiet := time.Duration(c.QuietMs) * time.Millisecond
-	for int(w.done.Load()) < len(w.subs) && time.Since(start) < time.Duration(c.TimeoutMs)*time.Millisecond {
+	for w.waiting(c) && time.Since(start) < time.Duration(c.TimeoutMs)*time.Millisecond {
 		if quiet > 0 && time.Duration(Mono()-max(w.lastFrame.Load(), monoAt(start))) > quiet {
 			break
 		}
@@ -185,6 +190,7 @@ func (w *worker) collect(c CollectSpec) Reply {
 	for _, s := range w.subs {
 		s.report(rep, c)
 	}
+	w.reportMux(rep, c)
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
@@ -261,5 +267,6 @@ func (w *worker) close() {
 	for _, st := range w.slow {
 		st.Conn.Close()
 	}
+	w.closeMux()
 	w.subs, w.slow = nil, nil
 }
