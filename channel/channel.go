@@ -50,16 +50,16 @@ type Channel struct {
 	reg  *Registry // immutable
 
 	mu        sync.Mutex
-	subs      []*Subscription // guarded by mu; event streams, in arbitrary order
-	muxSubs   int             // guarded by mu; of subs, the members of multiplexed streams (they get the multiplexed form)
-	who       map[string]int  // guarded by mu; streams per principal (presence)
-	waiters   []*Subscription // guarded by mu; parked long-polls: woken by events, not counted as subscribers
-	base      uint64          // guarded by mu; immutable after creation
-	last      uint64          // guarded by mu; id of the newest event, base if none
-	ring      *ring.Ring      // guarded by mu
-	idleSince int64           // guarded by mu; Unix ns of the last publish or of the last subscriber leaving
-	used      bool            // guarded by mu; published to or streamed from: idle for IdleTTL, else PollTTL
-	dead      bool            // guarded by mu; evicted: callers must look the name up again
+	subs      []*Subscription       // guarded by mu; event streams, in arbitrary order
+	muxSubs   int                   // guarded by mu; of subs, the members of multiplexed streams (they get the multiplexed form)
+	who       map[string]*principal // guarded by mu; streams per principal (presence)
+	waiters   []*Subscription       // guarded by mu; parked long-polls: woken by events, not counted as subscribers
+	base      uint64                // guarded by mu; immutable after creation
+	last      uint64                // guarded by mu; id of the newest event, base if none
+	ring      *ring.Ring            // guarded by mu
+	idleSince int64                 // guarded by mu; Unix ns of the last publish or of the last subscriber leaving
+	used      bool                  // guarded by mu; published to or streamed from: idle for IdleTTL, else PollTTL
+	dead      bool                  // guarded by mu; evicted: callers must look the name up again
 
 	lastPub  atomic.Int64 // Unix ns of the last publish: least recently published channels lose buffered events first
 	ringCost atomic.Int64 // ring.Cost(), stored under mu, read by the memory reclaimer without it
@@ -67,20 +67,33 @@ type Channel struct {
 	evict wheel.Timer[*Channel] // guarded by the registry's evictor
 }
 
-// Subscription is one subscriber's membership of a channel.
+// Subscription is one subscriber's membership of a channel. It is kept
+// small (48 bytes): there is one per stream.
 type Subscription struct {
-	ch        *Channel // immutable
-	sink      Sink     // immutable
-	waiter    bool     // immutable: a parked long-poll, in ch.waiters
-	mux       bool     // immutable: a member of a multiplexed stream, sent the multiplexed form
-	joined    uint64   // immutable: the channel's last id when it was registered
-	principal string   // immutable: who the authorizer allowed (presence, revocation)
-	idx       int      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
+	ch     *Channel   // immutable
+	sink   Sink       // immutable
+	who    *principal // immutable: who the authorizer allowed (presence, revocation); nil for a waiter
+	idx    int32      // guarded by ch.mu; position in ch.subs or ch.waiters, -1 once cancelled
+	waiter bool       // immutable: a parked long-poll, in ch.waiters
+	mux    bool       // immutable: a member of a multiplexed stream, sent the multiplexed form
 }
 
-// Joined returns the channel's last id when the subscription was
-// registered: where a stream opened without a last id starts.
-func (s *Subscription) Joined() uint64 { return s.joined }
+// principal is one principal's streams on a channel, shared by its
+// subscriptions. Guarded by the channel's mu.
+type principal struct {
+	name    string
+	streams int
+}
+
+// Joined returns, for a member of a multiplexed stream, the channel's last
+// id when the subscription was registered: where the stream starts on that
+// channel when opened without a last id.
+func (s *Subscription) Joined() uint64 {
+	if m, ok := s.sink.(*member); ok {
+		return m.joined
+	}
+	return 0
+}
 
 // Open is how a subscription starts (SPEC 3.1 and 3.2).
 type Open struct {
@@ -217,14 +230,22 @@ func (c *Channel) subscribe(sink Sink, o Open) (*Subscription, error) {
 	}
 	c.used = true
 	s := c.addLocked(sink, false)
-	s.mux, s.joined, s.principal = o.Mux, c.last, o.Principal
+	s.mux = o.Mux
 	if o.Mux {
 		c.muxSubs++
+		if m, ok := sink.(*member); ok {
+			m.joined = c.last
+		}
 	}
-	if c.who == nil {
-		c.who = map[string]int{}
+	s.who = c.who[o.Principal]
+	if s.who == nil {
+		if c.who == nil {
+			c.who = map[string]*principal{}
+		}
+		s.who = &principal{name: o.Principal}
+		c.who[o.Principal] = s.who
 	}
-	c.who[o.Principal]++
+	s.who.streams++
 	if len(c.subs) == 1 && c.reg.cfg.OnOccupancy != nil {
 		c.reg.cfg.OnOccupancy(c.name, true)
 	}
@@ -296,7 +317,7 @@ func (c *Channel) addLocked(sink Sink, waiter bool) *Subscription {
 	if waiter {
 		list = &c.waiters
 	}
-	s := &Subscription{ch: c, sink: sink, waiter: waiter, idx: len(*list)}
+	s := &Subscription{ch: c, sink: sink, waiter: waiter, idx: int32(len(*list))}
 	*list = append(*list, s)
 	return s
 }
@@ -330,7 +351,7 @@ func (s *Subscription) cancelLocked() bool {
 	l := *list
 	end := len(l) - 1
 	l[i] = l[end]
-	l[i].idx = i
+	l[i].idx = int32(i)
 	l[end] = nil
 	*list = l[:end]
 	s.idx = -1
@@ -338,8 +359,8 @@ func (s *Subscription) cancelLocked() bool {
 		c.muxSubs--
 	}
 	if !s.waiter {
-		if c.who[s.principal]--; c.who[s.principal] == 0 {
-			delete(c.who, s.principal)
+		if s.who.streams--; s.who.streams == 0 {
+			delete(c.who, s.who.name)
 		}
 		if len(c.subs) == 0 && c.reg.cfg.OnOccupancy != nil {
 			c.reg.cfg.OnOccupancy(c.name, false)

@@ -44,8 +44,9 @@ type PairSink interface {
 }
 
 type member struct {
-	s    *MuxStream
-	slot int
+	s      *MuxStream
+	slot   int
+	joined uint64 // the channel's last id when the member subscribed (written under the channel's lock, read after Subscribe returned)
 }
 
 type held struct {

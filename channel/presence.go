@@ -53,9 +53,9 @@ func (c *Channel) Presence() Presence { return SortPresence(c.Principals()) }
 func (c *Channel) Principals() Presence {
 	c.mu.Lock()
 	p := Presence{Subscribers: len(c.subs)}
-	for who, n := range c.who {
-		if who != "" { // anonymous streams (--auth none) are counted, not listed
-			p.Principals = append(p.Principals, PrincipalCount{who, n})
+	for name, who := range c.who {
+		if name != "" { // anonymous streams (--auth none) are counted, not listed
+			p.Principals = append(p.Principals, PrincipalCount{name, who.streams})
 		}
 	}
 	c.mu.Unlock()
@@ -91,7 +91,7 @@ func (c *Channel) Disconnect(match func(principal string) bool, reason string) i
 	for i := len(c.subs) - 1; i >= 0; i-- { // cancelLocked moves the last one into i
 		s := c.subs[i]
 		e, ok := s.sink.(Ender)
-		if !ok || (match != nil && !match(s.principal)) {
+		if !ok || (match != nil && !match(s.who.name)) {
 			continue
 		}
 		var f *ring.Frame
