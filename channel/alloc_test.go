@@ -3,10 +3,7 @@
 package channel
 
 import (
-	"fmt"
 	"testing"
-
-	"github.com/workkit/realtime/ring"
 )
 
 // TestPublishAllocs: publishing to a live channel with subscribers frames
@@ -20,29 +17,6 @@ func TestPublishAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() { r.Publish(name, ev, data, nil) })
 	if allocs != 0 {
 		t.Fatalf("publish allocates %.1f times, want 0", allocs)
-	}
-}
-
-// nopPairSink is nopSink as a multiplexed stream's connection.
-type nopPairSink struct{ nopSink }
-
-func (nopPairSink) SendPair(a, b *ring.Frame, _ bool) bool { a.Release(); b.Release(); return true }
-
-// muxSubscribers opens n multiplexed streams of k channels each, "c0" among
-// them, on r.
-func muxSubscribers(t testing.TB, r *Registry, n, k int) {
-	names := make([]string, k)
-	for i := range names {
-		names[i] = fmt.Sprint("c", i)
-	}
-	for range n {
-		s := NewMuxStream(nopPairSink{}, names)
-		for i, name := range names {
-			if _, err := r.Subscribe([]byte(name), s.Member(i), Open{Mux: true}, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s.Open(headFrame(), 0)
 	}
 }
 
