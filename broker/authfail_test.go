@@ -146,13 +146,16 @@ func TestWebhookAllowsAreCachedBriefly(t *testing.T) {
 		return appAnswer{status: 200}
 	})
 	s := webhookServer(t, app, nil).node0() // the cache is each node's
+	// One Authorization header for all: it is part of the credential, and
+	// a token minted a second later would be another one.
+	auth := bearerHeader(subToken(t))
 	for i := 0; i < 3; i++ {
-		s.subscribe("c", "Cookie: s=1\r\n").c.Close()
+		s.subscribe("c", "Cookie: s=1\r\n", auth).c.Close()
 	}
-	s.subscribe("c", "Cookie: s=2\r\n").c.Close()
-	s.subscribe("other", "Cookie: s=1\r\n").c.Close()
+	s.subscribe("c", "Cookie: s=2\r\n", auth).c.Close()
+	s.subscribe("other", "Cookie: s=1\r\n", auth).c.Close()
 	for i := 0; i < 2; i++ {
-		if _, r := s.trySubscribe("c", "Cookie: s=no\r\n"); r.status != 403 {
+		if _, r := s.trySubscribe("c", "Cookie: s=no\r\n", auth); r.status != 403 {
 			t.Fatalf("deny: %d", r.status)
 		}
 	}
