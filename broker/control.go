@@ -40,23 +40,9 @@ func (b *Broker) presence(c *loop.Conn, req *httpx.Request, name []byte) {
 		b.replyDenied(c, req, d)
 		return
 	}
-	if b.local {
-		p, err := b.eng.Presence(name, nil)
-		b.replyPresence(c, req, name, p, err)
-		return
-	}
-	pk := b.park(c, req, name, false)
-	p, err := b.eng.Presence(name, func(p channel.Presence, err error) {
-		pk.ready()
-		b.replyPresence(pk.c, pk.req, pk.name, p, err)
-		pk.resume()
-	})
-	if pending(err) {
-		pk.detach()
-		return
-	}
-	pk.answered()
-	b.replyPresence(c, req, name, p, err)
+	answerFromEngine(b, c, req, name, func(done func(channel.Presence, error)) (channel.Presence, error) {
+		return b.eng.Presence(name, done)
+	}, b.replyPresence)
 }
 
 // replyPresence answers a presence request:
@@ -101,23 +87,9 @@ func (b *Broker) deleteChannel(c *loop.Conn, req *httpx.Request, name []byte) {
 		b.replyDenied(c, req, d)
 		return
 	}
-	if b.local {
-		n, err := b.eng.Delete(name, nil)
-		b.replyClosed(c, req, n, err)
-		return
-	}
-	pk := b.park(c, req, name, false)
-	n, err := b.eng.Delete(name, func(n int, err error) {
-		pk.ready()
-		b.replyClosed(pk.c, pk.req, n, err)
-		pk.resume()
-	})
-	if pending(err) {
-		pk.detach()
-		return
-	}
-	pk.answered()
-	b.replyClosed(c, req, n, err)
+	answerFromEngine(b, c, req, name, func(done func(int, error)) (int, error) {
+		return b.eng.Delete(name, done)
+	}, b.replyClosed)
 }
 
 // disconnect serves POST /disconnect with {"principal":"u1"} and/or
@@ -140,23 +112,9 @@ func (b *Broker) disconnect(c *loop.Conn, req *httpx.Request) {
 		b.replyDenied(c, req, d)
 		return
 	}
-	if b.local {
-		n, err := b.eng.Disconnect(v, nil)
-		b.replyClosed(c, req, n, err)
-		return
-	}
-	pk := b.park(c, req, nil, false)
-	n, err := b.eng.Disconnect(v, func(n int, err error) {
-		pk.ready()
-		b.replyClosed(pk.c, pk.req, n, err)
-		pk.resume()
-	})
-	if pending(err) {
-		pk.detach()
-		return
-	}
-	pk.answered()
-	b.replyClosed(c, req, n, err)
+	answerFromEngine(b, c, req, nil, func(done func(int, error)) (int, error) {
+		return b.eng.Disconnect(v, done)
+	}, b.replyClosed)
 }
 
 // parseRevocation decodes a disconnect's body; msg says what is wrong.
@@ -186,7 +144,7 @@ func (b *Broker) parseRevocation(body []byte) (v channel.Revocation, msg string)
 }
 
 // replyClosed answers a revocation: {"closed":N}.
-func (b *Broker) replyClosed(c *loop.Conn, req *httpx.Request, n int, err error) {
+func (b *Broker) replyClosed(c *loop.Conn, req *httpx.Request, _ []byte, n int, err error) {
 	if err != nil {
 		b.replyEngineError(c, req, err)
 		return

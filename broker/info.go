@@ -16,23 +16,9 @@ func (b *Broker) channelInfo(c *loop.Conn, req *httpx.Request, name []byte) {
 		b.replyDenied(c, req, d)
 		return
 	}
-	if b.local {
-		i, err := b.eng.Info(name, nil)
-		b.replyInfo(c, req, name, i, err)
-		return
-	}
-	pk := b.park(c, req, name, false)
-	i, err := b.eng.Info(name, func(i channel.Info, err error) {
-		pk.ready()
-		b.replyInfo(pk.c, pk.req, pk.name, i, err)
-		pk.resume()
-	})
-	if pending(err) {
-		pk.detach()
-		return
-	}
-	pk.answered()
-	b.replyInfo(c, req, name, i, err)
+	answerFromEngine(b, c, req, name, func(done func(channel.Info, error)) (channel.Info, error) {
+		return b.eng.Info(name, done)
+	}, b.replyInfo)
 }
 
 // replyInfo answers GET /channels/{channel}.

@@ -73,6 +73,34 @@ func (p *parked) answered() {
 // resume ends a pending answer once it has been queued.
 func (p *parked) resume() { p.c.Resume() }
 
+// engineReply writes the answer of an engine call (or its refusal) on c.
+type engineReply[T any] func(c *loop.Conn, req *httpx.Request, name []byte, v T, err error)
+
+// answerFromEngine runs call, an engine method that may answer later, and
+// answers req with reply: at once, or from the engine's goroutine with the
+// connection parked meanwhile. For requests off the hot path (a closure
+// per call): publish and subscribe spell it out.
+func answerFromEngine[T any](b *Broker, c *loop.Conn, req *httpx.Request, name []byte,
+	call func(done func(T, error)) (T, error), reply engineReply[T]) {
+	if b.local {
+		v, err := call(nil)
+		reply(c, req, name, v, err)
+		return
+	}
+	pk := b.park(c, req, name, false)
+	v, err := call(func(v T, err error) {
+		pk.ready()
+		reply(pk.c, pk.req, pk.name, v, err)
+		pk.resume()
+	})
+	if pending(err) {
+		pk.detach()
+		return
+	}
+	pk.answered()
+	reply(c, req, name, v, err)
+}
+
 // pending reports whether err means the answer comes later.
 func pending(err error) bool { return err == channel.ErrPending }
 
