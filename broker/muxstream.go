@@ -31,6 +31,7 @@ func (b *Broker) startMux(c *loop.Conn, req *httpx.Request, mr muxRequest, grant
 	head := ring.NewFrame()
 	head.SetBytes(appendStreamHead(head.Buf(), b.corsHeaders(req)))
 	stream := channel.NewMuxStream(c, mr.strings())
+	c.BindCursor(stream) // c writes the stream's cursor line before each of its frames
 	n := len(mr.names)
 	subs, errs := make([]*channel.Subscription, n), make([]error, n)
 	rc, rreq := c, req // where the answer goes: copies when it may come later

@@ -21,7 +21,7 @@ func TestPublishAllocs(t *testing.T) {
 }
 
 // TestMuxPublishAllocs: a publish to a channel with multiplexed
-// subscribers (its second form and each stream's cursor line) allocates
+// subscribers (its second form, queued marked on each stream) allocates
 // nothing once warm either.
 func TestMuxPublishAllocs(t *testing.T) {
 	r, _ := testRegistry(50, 0)

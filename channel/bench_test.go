@@ -38,8 +38,9 @@ func BenchmarkFrame(b *testing.B) {
 }
 
 // BenchmarkMuxPublish is BenchmarkPublish with multiplexed subscribers of
-// 8 channels each, the event on one of them: per delivery, the stream's
-// cursor line is built and queued with the shared multiplexed frame.
+// 8 channels each, the event on one of them: per delivery, the shared
+// multiplexed frame is queued marked with its channel (the cursor line is
+// the connection's work when it writes: loop's BenchmarkFlushMarked).
 func BenchmarkMuxPublish(b *testing.B) {
 	for _, n := range []int{100, 10000} {
 		b.Run(fmt.Sprint(n, "-streams"), func(b *testing.B) {

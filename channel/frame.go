@@ -106,8 +106,9 @@ func EventOf(f *ring.Frame) (event, data []byte) {
 
 // The multiplexed forms (SPEC 3.8). The `id:` line of a multiplexed stream
 // is its cursor, which differs per stream: it is not part of these frames
-// but a frame of its own queued just before each (AppendCursorLine), so the
-// event part is still built once per event.
+// but written just before each by the stream's connection (AppendCursorLine
+// via MuxStream.AppendLine), so the event part is still built once per
+// event.
 
 // AppendMuxEvent appends the multiplexed form of an event, without its id
 // line:

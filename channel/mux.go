@@ -2,6 +2,7 @@ package channel
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/workkit/realtime/ring"
@@ -9,10 +10,12 @@ import (
 
 // MuxStream is one multiplexed stream (SPEC 3.8): one connection carrying
 // several channels. It is subscribed to each channel through a member sink
-// (Member(i), with Open.Mux) and writes to out, for every frame a member
-// gets, the stream's cursor with that channel's new position ("id:
-// <cursor>\n", a small frame of this stream's own) followed by the frame
-// itself (the channel's multiplexed form, shared by every stream).
+// (Member(i), with Open.Mux) and queues on out every frame a member gets
+// (the channel's multiplexed form, shared by every stream) marked with its
+// channel. When out writes the frame, it first writes the stream's cursor
+// with that channel's new position ("id: <cursor>\n"), which it asks of
+// the stream (AppendLine): the cursor is kept by the writer, in the order
+// the frames leave, and the publisher only queues a shared frame.
 //
 // Until Open, the stream is being opened: what members get is held, so the
 // opening frame — the cursor as it stands before anything is delivered —
@@ -21,26 +24,37 @@ import (
 // interleave as they come. Safe for concurrent use: members are called
 // under their channels' locks; mu is a leaf under them.
 type MuxStream struct {
-	out     PairSink // immutable: the connection
+	out     MuxSink  // immutable: the connection
 	members []member // immutable
 
+	// cur is written by Start and read by Open under mu, then (once frames
+	// are queued) only by out's AppendLine calls, under out's lock.
+	cur *Cursor
+
+	// open is set, under mu, once Open has queued the held frames: from
+	// then on a member's frame goes to out without taking mu (each
+	// channel's frames are still ordered by the channel's lock).
+	open   atomic.Bool
+	failed atomic.Bool // out refused a frame: nothing more is sent
+
 	mu      sync.Mutex
-	cur     *Cursor // guarded by mu
-	opening bool    // guarded by mu: frames are held until Open
-	held    []held  // guarded by mu
-	failed  bool    // guarded by mu: out refused a frame; nothing more is sent
-	ended   []bool  // guarded by mu: the channels ended by a realtime.closed (Disconnect)
-	nEnded  int     // guarded by mu
+	opening bool   // guarded by mu: frames are held until Open
+	held    []held // guarded by mu
+	ended   []bool // guarded by mu: the channels ended by a realtime.closed (Disconnect)
+	nEnded  int    // guarded by mu
 }
 
-// PairSink is the sink of a multiplexed stream: besides Sink it queues two
-// frames at once, so that nothing (a heartbeat) comes between a cursor line
-// and the frame it belongs to. loop.Conn is one.
-type PairSink interface {
+// MuxSink is the connection of a multiplexed stream: besides Sink it
+// queues a frame marked with its channel's slot, to be written after the
+// stream's cursor line, which it gets from the stream's AppendLine when it
+// writes the frame (nothing, a heartbeat say, comes between the two).
+// loop.Conn is one, once bound to the stream (BindCursor).
+type MuxSink interface {
 	Sink
-	// SendPair queues a then b, taking over a reference to each (both are
-	// released if it refuses); live as for Send, else as for Replay.
-	SendPair(a, b *ring.Frame, live bool) bool
+	// SendMarked queues f of channel slot (-1: a line with the cursor as
+	// it stands), taking over the reference (released if it refuses);
+	// live as for Send, else as for Replay.
+	SendMarked(f *ring.Frame, slot int, live bool) bool
 }
 
 type member struct {
@@ -57,7 +71,7 @@ type held struct {
 
 // NewMuxStream returns a stream of channels names writing to out, held
 // until Open.
-func NewMuxStream(out PairSink, names []string) *MuxStream {
+func NewMuxStream(out MuxSink, names []string) *MuxStream {
 	s := &MuxStream{out: out, cur: NewCursor(names), opening: true, ended: make([]bool, len(names))}
 	s.members = make([]member, len(names))
 	for i := range s.members {
@@ -78,6 +92,19 @@ func (s *MuxStream) Start(i int, pos uint64) {
 	s.mu.Unlock()
 }
 
+// LineLen is the length of the stream's id lines (for out).
+func (s *MuxStream) LineLen() int { return len("id: \n") + len(s.cur.Bytes()) }
+
+// AppendLine sets channel slot's position to id (slot -1: none) and
+// appends the id line as the cursor then stands. Only out calls it, for
+// the frames it writes, in their order, once each, under its lock.
+func (s *MuxStream) AppendLine(dst []byte, slot int, id uint64) []byte {
+	if slot >= 0 {
+		s.cur.Set(slot, id)
+	}
+	return AppendCursorLine(dst, s.cur.Bytes())
+}
+
 // Open sends head with the opening frame appended (retry and the cursor),
 // then what the members got meanwhile, and from then on every frame as it
 // comes. head's reference is taken over.
@@ -87,18 +114,19 @@ func (s *MuxStream) Open(head *ring.Frame, retry time.Duration) {
 	head.SetBytes(AppendMuxOpen(head.Buf(), retry.Milliseconds(), s.cur.Bytes()))
 	s.opening = false
 	if !s.out.Replay(head) {
-		s.failed = true
+		s.failed.Store(true)
 	}
 	for i, h := range s.held {
 		if h.slot < 0 { // a channel's realtime.closed
 			s.writeClosedLocked(h.f)
 		} else {
-			s.writeLocked(h.slot, h.f, h.live)
+			s.write(h.slot, h.f, h.live)
 		}
 		s.held[i] = held{}
 	}
 	s.held = nil
-	if e, ok := s.out.(Ender); ok && s.nEnded == len(s.members) && !s.failed {
+	s.open.Store(true)
+	if e, ok := s.out.(Ender); ok && s.nEnded == len(s.members) && !s.failed.Load() {
 		e.End(nil)
 	}
 }
@@ -111,7 +139,8 @@ func (s *MuxStream) Discard() {
 	for _, h := range s.held {
 		h.f.Release()
 	}
-	s.held, s.failed = nil, true
+	s.held = nil
+	s.failed.Store(true)
 }
 
 func (m *member) Send(f *ring.Frame) bool   { return m.s.deliver(m.slot, f, true) }
@@ -124,7 +153,7 @@ func (m *member) End(f *ring.Frame) bool    { return m.s.end(m.slot, f) }
 func (s *MuxStream) end(slot int, f *ring.Frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended[slot] || s.failed {
+	if s.ended[slot] || s.failed.Load() {
 		f.Release()
 		return false
 	}
@@ -144,51 +173,34 @@ func (s *MuxStream) end(slot int, f *ring.Frame) bool {
 // deliver writes or holds frame f of channel slot; live frames count
 // against the connection's backlog limit, replayed ones are whole.
 func (s *MuxStream) deliver(slot int, f *ring.Frame, live bool) bool {
+	if s.open.Load() {
+		return s.write(slot, f, live)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opening {
 		s.held = append(s.held, held{slot: slot, f: f, live: live})
 		return true
 	}
-	return s.writeLocked(slot, f, live)
+	return s.write(slot, f, live)
 }
 
-// writeLocked queues the cursor with channel slot at f.ID, then f. mu is
-// held.
-func (s *MuxStream) writeLocked(slot int, f *ring.Frame, live bool) bool {
-	if s.failed {
+// write queues f marked with channel slot: the cursor with slot at f.ID
+// goes before it.
+func (s *MuxStream) write(slot int, f *ring.Frame, live bool) bool {
+	if s.failed.Load() {
 		f.Release()
 		return false
 	}
-	s.cur.Set(slot, f.ID)
-	id := ring.NewFrame()
-	id.SetBytes(AppendCursorLine(id.Buf(), s.cur.Bytes()))
-	if !s.out.SendPair(id, f, live) {
-		s.failed = true
+	if !s.out.SendMarked(f, slot, live) {
+		s.failed.Store(true)
 		return false
 	}
 	return true
 }
 
-// writeClosedLocked queues the cursor as it stands, then f, a channel's
-// realtime.closed frame, whole. mu is held.
+// writeClosedLocked queues f, a channel's realtime.closed frame, whole,
+// after the cursor as it stands. mu is held.
 func (s *MuxStream) writeClosedLocked(f *ring.Frame) bool {
-	if s.failed {
-		f.Release()
-		return false
-	}
-	id := ring.NewFrame()
-	id.SetBytes(AppendCursorLine(id.Buf(), s.cur.Bytes()))
-	if !s.out.SendPair(id, f, false) {
-		s.failed = true
-		return false
-	}
-	return true
-}
-
-// Cursor returns the stream's cursor as it stands (a copy).
-func (s *MuxStream) Cursor() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.cur.Bytes()...)
+	return s.write(-1, f, false)
 }

@@ -7,10 +7,10 @@ import (
 	"github.com/workkit/realtime/ring"
 )
 
-// nopPairSink is nopSink as a multiplexed stream's connection.
-type nopPairSink struct{ nopSink }
+// nopMuxSink is nopSink as a multiplexed stream's connection.
+type nopMuxSink struct{ nopSink }
 
-func (nopPairSink) SendPair(a, b *ring.Frame, _ bool) bool { a.Release(); b.Release(); return true }
+func (nopMuxSink) SendMarked(f *ring.Frame, _ int, _ bool) bool { f.Release(); return true }
 
 // muxSubscribers opens n multiplexed streams of k channels each, "c0" among
 // them, on r.
@@ -20,7 +20,7 @@ func muxSubscribers(t testing.TB, r *Registry, n, k int) {
 		names[i] = fmt.Sprint("c", i)
 	}
 	for range n {
-		s := NewMuxStream(nopPairSink{}, names)
+		s := NewMuxStream(nopMuxSink{}, names)
 		for i, name := range names {
 			if _, err := r.Subscribe([]byte(name), s.Member(i), Open{Mux: true}, nil); err != nil {
 				t.Fatal(err)

@@ -10,8 +10,12 @@ import (
 )
 
 // endRecorder is a recorder that can be ended (a connection): End records
-// its frame and "END".
-type endRecorder struct{ recorder }
+// its frame and "END". As a multiplexed stream's connection (lines set),
+// it records each marked frame's cursor line, then the frame.
+type endRecorder struct {
+	recorder
+	lines *MuxStream
+}
 
 func (r *endRecorder) End(f *ring.Frame) bool {
 	r.mu.Lock()
@@ -31,8 +35,18 @@ func (r *endRecorder) End(f *ring.Frame) bool {
 	return true
 }
 
-func (r *endRecorder) SendPair(a, b *ring.Frame, _ bool) bool {
-	return r.Send(a) && r.Send(b)
+// SendMarked records the line and the frame as a connection writes them:
+// together, the line built in the order the frames come (under r.mu, as
+// loop.Conn builds it under its lock).
+func (r *endRecorder) SendMarked(f *ring.Frame, slot int, _ bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer f.Release()
+	if r.closed {
+		return false
+	}
+	r.frames = append(r.frames, string(r.lines.AppendLine(nil, slot, f.ID)), string(f.Bytes()))
+	return true
 }
 
 // TestPresenceAndDisconnect: presence counts streams by principal, lists
@@ -89,6 +103,7 @@ func TestMuxChannelEndedWhileOpening(t *testing.T) {
 	reg, _ := testRegistry(8, 0)
 	out := &endRecorder{}
 	s := NewMuxStream(out, []string{"a", "b"})
+	out.lines = s
 	for i, name := range []string{"a", "b"} {
 		if _, err := reg.Subscribe([]byte(name), s.Member(i), Open{Mux: true, Principal: "u1"}, nil); err != nil {
 			t.Fatal(err)

@@ -52,3 +52,51 @@ func BenchmarkFlush(b *testing.B) {
 		})
 	}
 }
+
+// fixedLines is a CursorLines of one constant line (a cursor's length).
+type fixedLines struct{ line []byte }
+
+func (l *fixedLines) LineLen() int { return len(l.line) }
+
+func (l *fixedLines) AppendLine(dst []byte, _ int, _ uint64) []byte { return append(dst, l.line...) }
+
+// BenchmarkEnqueueMarked is BenchmarkEnqueue for a multiplexed stream: the
+// publisher queues the shared frame marked; its line is built at write time.
+func BenchmarkEnqueueMarked(b *testing.B) {
+	s := testServer(b, nil)
+	c := &Conn{srv: s, ws: writeQueued}
+	c.BindCursor(&fixedLines{line: make([]byte, 134)})
+	f := frameOf(benchFrame)
+	defer f.Release()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f.Retain(1)
+		c.SendMarked(f, 0, true)
+		if i%1024 == 1023 {
+			c.mu.Lock()
+			for _, q := range c.queue {
+				q.Release()
+			}
+			c.queue, c.pending, c.lines.built, c.lines.buf = c.queue[:0], 0, 0, c.lines.buf[:0]
+			c.mu.Unlock()
+		}
+	}
+}
+
+// BenchmarkFlushMarked is BenchmarkFlush's one frame per sendmsg for a
+// multiplexed stream: the 134-byte cursor line of 8 channels is built into
+// the connection's line buffer and written with the frame.
+func BenchmarkFlushMarked(b *testing.B) {
+	s := testServer(b, func(c *Config) { c.MaxPendingBytes = 1 << 40 })
+	c, peer := pipeConn(b, s)
+	go io.Copy(io.Discard, peer)
+	c.BindCursor(&fixedLines{line: make([]byte, 134)})
+	f := frameOf(benchFrame)
+	defer f.Release()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f.Retain(1)
+		c.SendMarked(f, 0, true)
+		c.flushOwn()
+	}
+}

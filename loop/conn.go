@@ -43,6 +43,7 @@ type Conn struct {
 	st       atomic.Uint32 // connState; written under mu only (conn_state.go), read anywhere
 	ws       writeState    // guarded by mu
 	queue    []*ring.Frame // guarded by mu; frames to write, oldest first, one reference each
+	lines    *cursorLines  // guarded by mu; a multiplexed stream's id lines (BindCursor), else nil
 	off      int           // guarded by mu; bytes of queue[0] already written
 	pending  int           // guarded by mu; unwritten bytes in queue
 	whole    int           // guarded by mu; of pending, bytes queued as whole deliveries (replies, replays), exempt from MaxPendingBytes
@@ -151,13 +152,6 @@ func (c *Conn) Replay(f *ring.Frame) bool {
 	return c.enqueue(f, false, true)
 }
 
-// SendPair queues a then b with nothing between them (channel.PairSink: a
-// multiplexed stream's cursor line and its frame); live as for Send, else
-// as for Replay.
-func (c *Conn) SendPair(a, b *ring.Frame, live bool) bool {
-	return c.enqueuePair(a, b, live)
-}
-
 // End ends a stream for good (channel.Ender): f, if not nil, is queued as
 // its last frame, delivered whole, and the connection closes once its
 // queue is written (CloseRevoked). It takes over the reference to f and
@@ -173,7 +167,7 @@ func (c *Conn) End(f *ring.Frame) bool {
 		return false
 	}
 	if f != nil {
-		c.queue = append(c.queue, f)
+		c.pushLocked(f, noSlot)
 		c.pending += f.Len()
 		c.whole += f.Len()
 	}
@@ -283,7 +277,7 @@ func (c *Conn) onNetpollClose(netpoll.Connection) error {
 	c.mu.Lock()
 	c.setStateLocked(stateClosed)
 	queue := c.queue
-	c.queue, c.off, c.pending, c.whole = nil, 0, 0, 0
+	c.queue, c.off, c.pending, c.whole, c.lines = nil, 0, 0, 0, nil
 	onClose, streamed := c.onClose, c.streamed
 	c.onClose, c.onDrain = nil, nil
 	c.mu.Unlock()

@@ -74,34 +74,32 @@ var scratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
 // queue; without, the caller flushes it itself (flushOwn). It reports
 // false, releasing f, when the connection no longer accepts frames.
 func (c *Conn) enqueue(f *ring.Frame, live, schedule bool) bool {
-	return c.enqueueFrames(live, schedule, f)
+	return c.enqueueSlot(f, noSlot, live, schedule)
 }
 
-// enqueuePair appends a then b, with nothing between them.
-func (c *Conn) enqueuePair(a, b *ring.Frame, live bool) bool {
-	return c.enqueueFrames(live, true, a, b)
-}
-
-// enqueueFrames appends fs together, as enqueue describes; all or none.
-func (c *Conn) enqueueFrames(live, schedule bool, fs ...*ring.Frame) bool {
-	n := 0
-	for _, f := range fs {
-		n += f.Len()
-	}
+// enqueueSlot appends f, as enqueue describes, marked with slot (noSlot:
+// unmarked).
+func (c *Conn) enqueueSlot(f *ring.Frame, slot int32, live, schedule bool) bool {
+	n := f.Len()
 	c.mu.Lock()
 	refuse := !c.state().accepting()
+	if slot != noSlot {
+		if c.lines == nil {
+			refuse = true
+		} else {
+			n += c.lines.n
+		}
+	}
 	slow := !refuse && live && c.pending-c.whole+n > c.srv.cfg.MaxPendingBytes
 	if refuse || slow {
 		c.mu.Unlock()
-		for _, f := range fs {
-			f.Release()
-		}
+		f.Release()
 		if slow {
 			c.Close(CloseSlowConsumer)
 		}
 		return false
 	}
-	c.queue = append(c.queue, fs...)
+	c.pushLocked(f, slot)
 	c.pending += n
 	if !live {
 		c.whole += n
@@ -192,6 +190,9 @@ func (c *Conn) flush(sc *flushScratch) {
 
 // gatherLocked points the scratch iovecs at the queued frames. mu is held.
 func (c *Conn) gatherLocked(sc *flushScratch) []unix.Iovec {
+	if c.lines != nil {
+		return c.gatherMarkedLocked(sc)
+	}
 	n := min(len(c.queue), maxIovecs)
 	for i := 0; i < n; i++ {
 		b := c.queue[i].Bytes()
@@ -216,7 +217,7 @@ func (c *Conn) consumeLocked(n int, sc *flushScratch) {
 	c.whole -= min(n, c.whole)
 	done := 0
 	for n > 0 {
-		rest := c.queue[done].Len() - c.off
+		rest := c.entryLen(done) - c.off
 		if n < rest {
 			c.off += n
 			break
@@ -225,6 +226,9 @@ func (c *Conn) consumeLocked(n int, sc *flushScratch) {
 		c.off = 0
 		sc.release = append(sc.release, c.queue[done])
 		done++
+	}
+	if c.lines != nil {
+		c.lines.consumed(done)
 	}
 	if done == len(c.queue) {
 		clear(c.queue)
