@@ -20,13 +20,21 @@ func BenchmarkEnqueue(b *testing.B) {
 		f.Retain(1)
 		c.enqueue(f, true, true)
 		if i%1024 == 1023 { // keep the queue bounded
-			c.mu.Lock()
-			for _, q := range c.queue {
-				q.Release()
-			}
-			c.queue, c.pending = c.queue[:0], 0
-			c.mu.Unlock()
+			dropQueue(c)
 		}
+	}
+}
+
+// dropQueue empties the queue of a socket-less Conn, as if written.
+func dropQueue(c *Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range c.queue {
+		q.Release()
+	}
+	c.queue, c.pending = c.queue[:0], 0
+	if l := c.lines; l != nil {
+		l.slots, l.buf, l.built = l.slots[:0], l.buf[:0], 0
 	}
 }
 
@@ -73,12 +81,7 @@ func BenchmarkEnqueueMarked(b *testing.B) {
 		f.Retain(1)
 		c.SendMarked(f, 0, true)
 		if i%1024 == 1023 {
-			c.mu.Lock()
-			for _, q := range c.queue {
-				q.Release()
-			}
-			c.queue, c.pending, c.lines.built, c.lines.buf = c.queue[:0], 0, 0, c.lines.buf[:0]
-			c.mu.Unlock()
+			dropQueue(c)
 		}
 	}
 }
