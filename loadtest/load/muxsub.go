@@ -101,51 +101,30 @@ type muxSub struct {
 // openMux connects the ModeMux subscribers of spec, a bounded number at a
 // time, and starts a goroutine per stream.
 func (w *worker) openMux() Reply {
-	spec := w.spec
-	m := spec.Mux
-	if m == nil || len(m.Sets) < spec.N {
+	m := w.spec.Mux
+	if m == nil || len(m.Sets) < w.spec.N {
 		return Reply{Op: "error", Errors: []string{"mux: no channel set for every subscriber"}}
 	}
-	conc := spec.Concurrency
-	if conc <= 0 {
-		conc = 64
+	return w.openEach(func(i int) (*Stream, error) {
+		return OpenMuxStream(w.targetFor(w.nodeOf(i)), m.names(m.Sets[i]), m.Single, w.dialOpts(), subBufSize)
+	}, w.startMux)
+}
+
+// startMux hands open multiplexed stream i to its checker and reader.
+func (w *worker) startMux(i int, st *Stream) {
+	m := w.spec.Mux
+	names := m.names(m.Sets[i])
+	expect := make([]int, len(names))
+	for j, n := range names {
+		expect[j] = m.Expect[n]
 	}
-	streams := make([]*Stream, spec.N)
-	errs := make([]error, spec.N)
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for i := range spec.N {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			streams[i], errs[i] = OpenMuxStream(w.targetFor(w.nodeOf(i)), m.names(m.Sets[i]), m.Single, w.dialOpts(), subBufSize)
-		})
+	s := &muxSub{w: w, idx: i, st: st, check: NewMuxCheck(names, expect, m.Single, m.Reason)}
+	if s.check.Done() { // nothing will be published on its channels
+		s.done = true
+		w.done.Add(1)
 	}
-	wg.Wait()
-	r := Reply{Op: "opened"}
-	for i, st := range streams {
-		if errs[i] != nil {
-			r.Failed++
-			if len(r.Errors) < 5 {
-				r.Errors = append(r.Errors, errs[i].Error())
-			}
-			continue
-		}
-		r.OK++
-		names := m.names(m.Sets[i])
-		expect := make([]int, len(names))
-		for j, n := range names {
-			expect[j] = m.Expect[n]
-		}
-		s := &muxSub{w: w, idx: i, st: st, check: NewMuxCheck(names, expect, m.Single, m.Reason)}
-		if s.check.Done() { // nothing will be published on its channels
-			s.done = true
-			w.done.Add(1)
-		}
-		w.msubs = append(w.msubs, s)
-		go s.run()
-	}
-	return r
+	w.msubs = append(w.msubs, s)
+	go s.run()
 }
 
 // run reads and checks frames until the stream ends.

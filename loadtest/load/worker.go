@@ -123,24 +123,31 @@ func (w *worker) recordResume(d int64) {
 // open connects the subscribers of spec, a bounded number at a time, and
 // starts a goroutine per reading subscriber.
 func (w *worker) open() Reply {
-	spec := w.spec
-	if spec.Mode == ModeMux {
+	if w.spec.Mode == ModeMux {
 		return w.openMux()
 	}
-	conc := spec.Concurrency
+	return w.openEach(func(i int) (*Stream, error) {
+		return OpenStream(w.targetFor(w.nodeOf(i)), w.channelOf(i), "", w.dialOpts(), subBufSize)
+	}, w.start)
+}
+
+// openEach opens stream i of spec.N with dial, spec.Concurrency (default
+// 64) at a time, hands each that opened to start, and reports how many
+// opened and the first errors.
+func (w *worker) openEach(dial func(i int) (*Stream, error), start func(i int, st *Stream)) Reply {
+	conc := w.spec.Concurrency
 	if conc <= 0 {
 		conc = 64
 	}
-	streams := make([]*Stream, spec.N)
-	errs := make([]error, spec.N)
+	streams := make([]*Stream, w.spec.N)
+	errs := make([]error, w.spec.N)
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	for i := range spec.N {
+	for i := range w.spec.N {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			ch := w.channelOf(i)
-			streams[i], errs[i] = OpenStream(w.targetFor(w.nodeOf(i)), ch, "", w.dialOpts(), subBufSize)
+			streams[i], errs[i] = dial(i)
 		})
 	}
 	wg.Wait()
@@ -154,7 +161,7 @@ func (w *worker) open() Reply {
 			continue
 		}
 		r.OK++
-		w.start(i, st)
+		start(i, st)
 	}
 	return r
 }
