@@ -67,12 +67,18 @@ type Stream struct {
 // OpenStream subscribes to channel on t, resuming after lastID when it is
 // not empty, and returns once the response head was read (a 200).
 func OpenStream(t *Target, channel, lastID string, o DialOptions, bufSize int) (*Stream, error) {
+	return openStreamWith(t, t.SubscribeRequest(nil, channel, lastID), o, bufSize)
+}
+
+// openStreamWith dials t, sends req (a stream's GET) and reads the head of
+// its 200 answer; any other answer is a *StatusError.
+func openStreamWith(t *Target, req []byte, o DialOptions, bufSize int) (*Stream, error) {
 	c, err := Dial(t.Addr, o)
 	if err != nil {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := c.Write(t.SubscribeRequest(nil, channel, lastID)); err != nil {
+	if _, err := c.Write(req); err != nil {
 		c.Close()
 		return nil, err
 	}

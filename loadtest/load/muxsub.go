@@ -1,11 +1,9 @@
 package load
 
 import (
-	"bufio"
 	"errors"
 	"net/url"
 	"sync"
-	"time"
 )
 
 // MuxSpec shapes the subscribers of ModeMux. Subscriber i of a worker
@@ -62,26 +60,7 @@ func OpenMuxStream(t *Target, channels []string, single bool, o DialOptions, buf
 		}
 		return OpenStream(t, channels[0], "", o, bufSize)
 	}
-	c, err := Dial(t.Addr, o)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := c.Write(t.MuxSubscribeRequest(nil, channels)); err != nil {
-		c.Close()
-		return nil, err
-	}
-	r := bufio.NewReaderSize(c, bufSize)
-	status, body, err := ReadResponse(r, true)
-	if err == nil && status != 200 {
-		err = &StatusError{Status: status, Body: string(body)}
-	}
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Time{})
-	return &Stream{Conn: c, R: r, Sc: NewScanner(r)}, nil
+	return openStreamWith(t, t.MuxSubscribeRequest(nil, channels), o, bufSize)
 }
 
 // muxSub is one ModeMux subscriber. Its goroutine owns st; mu guards the
